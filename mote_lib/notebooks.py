@@ -1,0 +1,76 @@
+"""Run the numbered notebooks top to bottom with papermill (the README's main command).
+
+Each notebook ``notebooks/NN_verb_object.ipynb`` is paired with a jupytext ``py:percent`` file
+(``NN_verb_object.py``), which is the reviewed source. The runner refreshes the ``.ipynb`` from the
+``.py`` when the ``.py`` is newer, executes it in place with the chosen profile injected into the
+cell tagged ``parameters``, and prints each notebook's wall time.
+
+    python -m mote_lib.notebooks --profile cpu            # all notebooks
+    python -m mote_lib.notebooks --profile smoke 00 03    # only those whose names start so
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from mote_lib.paths import PROJECT_ROOT
+
+NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+PROFILES = ("smoke", "cpu", "gpu")
+
+
+def notebook_sources(folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The numbered notebooks' jupytext sources (``NN_*.py``), in order."""
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.py"))
+
+
+def sync_notebook(source: Path) -> Path:
+    """Write ``source``'s ``.ipynb`` twin if it is missing or older than the ``.py``; return it."""
+    import jupytext
+
+    target = source.with_suffix(".ipynb")
+    if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
+        notebook = jupytext.read(source)
+        notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+        jupytext.write(notebook, target)
+    return target
+
+
+def run_notebook(source: Path, profile: str, output: Path | None = None) -> float:
+    """Execute one notebook with papermill; return its wall time in seconds."""
+    import papermill
+
+    notebook = sync_notebook(source)
+    start = time.perf_counter()
+    papermill.execute_notebook(
+        str(notebook), str(output or notebook), parameters={"profile": profile},
+        kernel_name="python3", cwd=str(source.parent), progress_bar=False,
+    )
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=PROFILES, default="cpu")
+    parser.add_argument("only", nargs="*", help="run only notebooks whose names start with these prefixes")
+    args = parser.parse_args(argv)
+    sources = [s for s in notebook_sources() if not args.only or s.name.startswith(tuple(args.only))]
+    if not sources:
+        print(f"[notebooks] no numbered notebooks found in {NOTEBOOK_DIR}" + (f" matching {args.only}" if args.only else ""))
+        return 0
+    os.environ["MOTE_PROFILE"] = args.profile
+    times = {}
+    for source in sources:
+        print(f"[notebooks] {source.name} (profile {args.profile}) ...", flush=True)
+        times[source.stem] = round(run_notebook(source, args.profile), 1)
+        print(f"[notebooks] {source.name}: {times[source.stem]} s", flush=True)
+    print(json.dumps({"profile": args.profile, "wall_time_s": times}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

