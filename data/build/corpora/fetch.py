@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -78,7 +79,7 @@ def pip_package(name: str, scratch: Path = SCRATCH, version: str | None = None) 
 
     found = downloaded()
     if not found:
-        _run(["python3", "-m", "pip", "download", "--no-deps", "-q", "-d", str(dl), spec])
+        _run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(dl), spec])
         found = downloaded()
     archive = found[-1]
     got_version = archive.name[len(stem) + 1 :].split("-")[0].removesuffix(".tar.gz").removesuffix(".zip")
