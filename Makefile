@@ -26,9 +26,11 @@ notebooks: setup
 data:
 	@bash scripts/setup_env.sh --with-build
 	@$(ENV) $(VENV_PY) data/build/build_data.py
+	@$(ENV) $(VENV_PY) data/build/measure_eval_cost.py
 
 bench: setup
-	@$(ENV) for f in bench/bench_*.py; do $(VENV_PY) $$f || exit 1; done
+	@$(ENV) shopt -s nullglob; files=(bench/bench_*.py); [ $${#files[@]} -gt 0 ] || { echo "no benchmarks in bench/ yet"; exit 0; }; \
+	for f in "$${files[@]}"; do $(VENV_PY) "$$f" || exit 1; done
 
 clean-cache:
 	rm -rf .cache

@@ -125,7 +125,7 @@ def _join_and_unzip(pieces: list[Path], target: Path) -> None:
 
 
 def _hub_model(hub_id: str) -> Path | str:
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("1", "true", "True", "YES", "yes"):
+    if os.environ.get("HF_HUB_OFFLINE", "0").strip().lower() not in ("1", "true", "yes", "on"):
         return hub_id
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
@@ -134,6 +134,7 @@ def _hub_model(hub_id: str) -> Path | str:
         return Path(snapshot_download(hub_id, local_files_only=True))
     except LocalEntryNotFoundError as err:
         raise BaseModelNotAvailable(
-            f"{hub_id!r} is a Hub id, but HF_HUB_OFFLINE=1 and it is not in the local Hugging Face cache. "
+            f"{hub_id!r} is not a local folder, and as a Hub id it cannot be loaded: HF_HUB_OFFLINE=1 and it is "
+            "not in the local Hugging Face cache. "
             f"Unset HF_HUB_OFFLINE (with network), or use a built-in model: {sorted(INSTALL_HINTS)}"
         ) from err

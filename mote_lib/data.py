@@ -71,14 +71,18 @@ def read_jsonl(path: str | Path) -> list[Any]:
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     records = []
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                raise DataFormatError(f"{path}:{line_number}: empty line")
-            try:
+    line_number = 0
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    raise DataFormatError(f"{path}:{line_number}: empty line")
                 records.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise DataFormatError(f"{path}:{line_number}: not valid JSON ({err.msg})") from err
+    except json.JSONDecodeError as err:
+        raise DataFormatError(f"{path}:{line_number}: not valid JSON ({err.msg})") from err
+    except (OSError, EOFError, UnicodeDecodeError) as err:
+        # A truncated or corrupt gzip stream, or bytes that are not UTF-8.
+        raise DataFormatError(f"{path}: unreadable after line {line_number} ({type(err).__name__}: {err})") from err
     return records
 
 
@@ -178,9 +182,9 @@ class EvalTaskData:
     Attributes:
         name: the task name, e.g. ``"FaqRetrieval"``.
         type: one of ``EVAL_TYPES``.
-        metadata: the whole ``task.json`` (description, source, license, main_score, ...).
-        splits: split name -> part name -> ``Dataset`` (for retrieval/reranking the parts are
-            corpus, queries, qrels, top_ranked; for the others a single part named ``"data"``).
+        metadata: the whole ``task.json`` (description, source, labels, main_score, ...).
+        splits: split name -> part name -> ``Dataset``. Retrieval/Reranking: corpus, queries, qrels
+            (and top_ranked); Classification: train and test; the other types: one part, ``"data"``.
     """
 
     name: str
@@ -205,14 +209,34 @@ def load_eval_task(name: str, root: str | Path | None = None) -> EvalTaskData:
     task_dir = Path(root or data_dir()) / "eval" / name
     if not (task_dir / "task.json").is_file():
         raise ValueError(f"unknown evaluation task {name!r}; valid: {list_eval_tasks(root)}")
-    metadata = json.loads((task_dir / "task.json").read_text())
+    try:
+        metadata = json.loads((task_dir / "task.json").read_text())
+    except json.JSONDecodeError as err:
+        raise DataFormatError(f"{task_dir / 'task.json'}:{err.lineno}: not valid JSON ({err.msg})") from err
     task_type = metadata.get("type")
     if task_type not in EVAL_FILES:
         raise DataFormatError(f"{task_dir / 'task.json'}: type {task_type!r} is not one of {list(EVAL_FILES)}")
     task = EvalTaskData(name=name, type=task_type, metadata=metadata)
     for split in metadata.get("eval_splits", ["test"]):
         task.splits[split] = _load_split(task_dir, split, task_type)
+        if task_type in ("Retrieval", "Reranking"):
+            _check_ids(task.splits[split], task_dir, split)
     return task
+
+
+def _check_ids(parts: dict[str, Dataset], task_dir: Path, split: str) -> None:
+    """Every qrel and candidate list must point at a query and documents that exist."""
+    queries, corpus = set(parts["queries"]["id"]), set(parts["corpus"]["id"])
+    references = [("qrels", q, [d]) for q, d in zip(parts["qrels"]["query_id"], parts["qrels"]["corpus_id"])]
+    if "top_ranked" in parts:
+        references += [("top_ranked", q, ids) for q, ids in zip(parts["top_ranked"]["query_id"], parts["top_ranked"]["corpus_ids"])]
+    for part, query_id, doc_ids in references:
+        where = task_dir / f"{split}.{part}.jsonl.gz"
+        if query_id not in queries:
+            raise DataFormatError(f"{where}: query id {query_id!r} is not in {split}.queries")
+        unknown = [d for d in doc_ids if d not in corpus]
+        if unknown:
+            raise DataFormatError(f"{where}: document id(s) {unknown[:3]} of query {query_id!r} are not in {split}.corpus")
 
 
 def _load_split(task_dir: Path, split: str, task_type: str) -> dict[str, Dataset]:
@@ -234,6 +258,21 @@ def _records_dataset(path: Path, keys: tuple[str, ...]) -> Dataset:
     return Dataset.from_dict({key: [r[key] for r in records] for key in keys})
 
 
+# What each key of an evaluation record must hold: (check, description for the error message).
+_KEY_TYPES = {
+    "text": (lambda v: isinstance(v, str) and v.strip(), "a non-empty string"),
+    "sentence1": (lambda v: isinstance(v, str) and v.strip(), "a non-empty string"),
+    "sentence2": (lambda v: isinstance(v, str) and v.strip(), "a non-empty string"),
+    "title": (lambda v: isinstance(v, str), "a string"),
+    "id": (lambda v: isinstance(v, str) and v, "a non-empty string"),
+    "query_id": (lambda v: isinstance(v, str) and v, "a non-empty string"),
+    "corpus_id": (lambda v: isinstance(v, str) and v, "a non-empty string"),
+    "corpus_ids": (lambda v: isinstance(v, list) and v and all(isinstance(d, str) for d in v), "a non-empty list of strings"),
+    "score": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    "label": (lambda v: isinstance(v, (str, int)) and not isinstance(v, bool), "a string or an integer"),
+}
+
+
 def _check_record(record: Any, keys: tuple[str, ...], path: Path, line_number: int) -> None:
     where = f"{path}:{line_number}"
     if not isinstance(record, dict):
@@ -242,8 +281,52 @@ def _check_record(record: Any, keys: tuple[str, ...], path: Path, line_number: i
     if missing:
         raise DataFormatError(f"{where}: missing key(s) {missing}")
     for key in keys:
-        value = record[key]
-        if key in ("text", "sentence1", "sentence2") and (not isinstance(value, str) or not value.strip()):
-            raise DataFormatError(f"{where}: {key} must be a non-empty string")
-        if key == "score" and not isinstance(value, (int, float)):
-            raise DataFormatError(f"{where}: score must be a number, got {value!r}")
+        check, expected = _KEY_TYPES[key]
+        if not check(record[key]):
+            raise DataFormatError(f"{where}: {key} must be {expected}, got {record[key]!r}")
+
+
+def training_table(training: dict[str, dict[str, Dataset]]):
+    """One row per training dataset: task, dataset, examples, hard negatives, distinct labels.
+
+    Args:
+        training: the output of ``load_training_data``.
+
+    Returns:
+        A ``pandas.DataFrame`` sorted by task and dataset.
+    """
+    import pandas as pd
+
+    rows = []
+    for task, datasets in training.items():
+        for name, ds in datasets.items():
+            labels = [label for label in ds["label"] if label is not None]
+            rows.append({
+                "task": task, "dataset": name, "examples": len(ds),
+                "with_hard_negative": sum(n is not None for n in ds["negative"]),
+                "labels": len(set(labels)) if labels else 0,
+            })
+    return pd.DataFrame(rows).sort_values(["task", "dataset"], ignore_index=True)
+
+
+def eval_table(root: str | Path | None = None):
+    """One row per evaluation task: name, MTEB type, main score, label provenance, description."""
+    import pandas as pd
+
+    rows = []
+    for name in list_eval_tasks(root):
+        meta = json.loads((Path(root or data_dir()) / "eval" / name / "task.json").read_text())
+        rows.append({key: meta[key] for key in ("name", "type", "main_score", "labels", "description")})
+    return pd.DataFrame(rows)
+
+
+def eval_texts(task: EvalTaskData) -> dict[str, list[str]]:
+    """Every text an evaluation task embeds, with repeats, by role: query, document or text."""
+    roles = {"queries": "query", "corpus": "document"}
+    texts: dict[str, list[str]] = {}
+    for parts in task.splits.values():
+        for part, ds in parts.items():
+            for column in ("text", "sentence1", "sentence2"):
+                if column in ds.column_names:
+                    texts.setdefault(roles.get(part, "text"), []).extend(ds[column])
+    return texts

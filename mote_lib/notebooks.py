@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -28,26 +27,48 @@ def notebook_sources(folder: Path = NOTEBOOK_DIR) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.py"))
 
 
+def _cell_sources(notebook) -> list[tuple[str, str]]:
+    # papermill adds a cell with the injected parameters to an executed notebook: not part of the source.
+    return [
+        (cell.cell_type, cell.source.strip())
+        for cell in notebook.cells
+        if "injected-parameters" not in cell.metadata.get("tags", [])
+    ]
+
+
 def sync_notebook(source: Path) -> Path:
-    """Write ``source``'s ``.ipynb`` twin if it is missing or older than the ``.py``; return it."""
+    """Make ``source``'s ``.ipynb`` twin hold the same cells as the ``.py``; return the twin.
+
+    The cells are compared, not the modification times: a fresh clone gives both files the
+    checkout time, and an executed ``.ipynb`` whose cells match the ``.py`` is kept with its outputs.
+    """
     import jupytext
 
     target = source.with_suffix(".ipynb")
-    if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
-        notebook = jupytext.read(source)
-        notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+    notebook = jupytext.read(source)
+    if not target.exists() or _cell_sources(jupytext.read(target)) != _cell_sources(notebook):
         jupytext.write(notebook, target)
     return target
 
 
 def run_notebook(source: Path, profile: str, output: Path | None = None) -> float:
-    """Execute one notebook with papermill; return its wall time in seconds."""
+    """Execute one notebook with papermill; return its wall time in seconds.
+
+    Without ``output`` the notebook's ``.ipynb`` twin is executed in place (what the README's main
+    command does, so the committed notebooks show real outputs). With ``output`` the repository is
+    left untouched: the ``.py`` is converted next to ``output`` and executed there (what the tests do).
+    """
+    import jupytext
     import papermill
 
-    notebook = sync_notebook(source)
+    if output is None:
+        notebook = output = sync_notebook(source)
+    else:
+        notebook = output.with_name(output.stem + ".input.ipynb")
+        jupytext.write(jupytext.read(source), notebook)
     start = time.perf_counter()
     papermill.execute_notebook(
-        str(notebook), str(output or notebook), parameters={"profile": profile},
+        str(notebook), str(output), parameters={"profile": profile},
         kernel_name="python3", cwd=str(source.parent), progress_bar=False,
     )
     return time.perf_counter() - start
@@ -62,7 +83,6 @@ def main(argv: list[str] | None = None) -> int:
     if not sources:
         print(f"[notebooks] no numbered notebooks found in {NOTEBOOK_DIR}" + (f" matching {args.only}" if args.only else ""))
         return 0
-    os.environ["MOTE_PROFILE"] = args.profile
     times = {}
     for source in sources:
         print(f"[notebooks] {source.name} (profile {args.profile}) ...", flush=True)

@@ -21,3 +21,27 @@ def cache_dir() -> Path:
 def data_dir() -> Path:
     """The shipped corpora: ``$MOTE_DATA`` if set, else ``<project>/data``."""
     return Path(os.environ.get("MOTE_DATA", PROJECT_ROOT / "data"))
+
+
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def project_environment(cache: Path | None = None) -> dict[str, str]:
+    """The variables ``scripts/env.sh`` exports: offline mode and every cache inside the project.
+
+    ``tests/conftest.py`` applies them when pytest is started directly, and a test checks that
+    ``scripts/env.sh`` sets the same names.
+    """
+    cache = Path(cache or cache_dir())
+    return {
+        **{name: "1" for name in OFFLINE_VARIABLES},
+        "MOTE_CACHE": str(cache),
+        "HF_HOME": str(cache / "huggingface"),
+        "MTEB_CACHE": str(cache / "mteb"),
+        "MPLCONFIGDIR": str(cache / "matplotlib"),
+        "JUPYTER_CONFIG_DIR": str(cache / "jupyter" / "config"),
+        "JUPYTER_DATA_DIR": str(cache / "jupyter" / "data"),
+        "JUPYTER_RUNTIME_DIR": str(cache / "jupyter" / "runtime"),
+        "IPYTHONDIR": str(cache / "ipython"),
+        "TOKENIZERS_PARALLELISM": "false",
+    }

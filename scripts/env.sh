@@ -14,5 +14,4 @@ export JUPYTER_CONFIG_DIR="$MOTE_CACHE/jupyter/config"
 export JUPYTER_DATA_DIR="$MOTE_CACHE/jupyter/data"
 export JUPYTER_RUNTIME_DIR="$MOTE_CACHE/jupyter/runtime"
 export IPYTHONDIR="$MOTE_CACHE/ipython"
-export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$MOTE_CACHE/pip}"
 export TOKENIZERS_PARALLELISM=false

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from mote_lib.paths import project_environment
 
-# Same as scripts/env.sh, for when pytest is started directly rather than through `make test`.
-for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-    os.environ.setdefault(var, "1")
-os.environ.setdefault("MOTE_CACHE", str(ROOT / ".cache"))
-os.environ.setdefault("HF_HOME", str(ROOT / ".cache" / "huggingface"))
-os.environ.setdefault("MTEB_CACHE", str(ROOT / ".cache" / "mteb"))
-os.environ.setdefault("MPLCONFIGDIR", str(ROOT / ".cache" / "matplotlib"))
+# Same as scripts/env.sh, for when pytest is started directly rather than through `make test`;
+# variables already set (by env.sh, or by a user who wants to go online) are kept.
+for name, value in project_environment().items():
+    os.environ.setdefault(name, value)
 
 
 def pytest_addoption(parser):

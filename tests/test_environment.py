@@ -48,3 +48,20 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme
     assert re.search(r"^make test$", ci, flags=re.MULTILINE)
+
+
+def test_env_sh_exports_every_variable_of_project_environment():
+    from mote_lib.paths import project_environment
+
+    exported = set(re.findall(r"^export ([A-Z_]+)=", (ROOT / "scripts" / "env.sh").read_text(), flags=re.MULTILINE))
+    assert set(project_environment()) <= exported
+
+
+def test_env_sh_keeps_caches_inside_the_project(tmp_path):
+    import subprocess
+
+    script = f'MOTE_CACHE={tmp_path} HOME=/nonexistent bash -c "source {ROOT}/scripts/env.sh; env"'
+    env = dict(line.split("=", 1) for line in subprocess.run(script, shell=True, capture_output=True, text=True, check=True).stdout.splitlines() if "=" in line)
+    for name in ("HF_HOME", "MTEB_CACHE", "MPLCONFIGDIR", "JUPYTER_DATA_DIR", "IPYTHONDIR"):
+        assert env[name].startswith(str(tmp_path)), name
+    assert env["HF_HUB_OFFLINE"] == "1"

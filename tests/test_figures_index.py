@@ -1,0 +1,20 @@
+"""figures/README.md indexes exactly the figures in figures/."""
+
+import re
+from pathlib import Path
+
+FIGURES = Path(__file__).resolve().parents[1] / "figures"
+
+
+def test_index_lists_every_figure_and_nothing_else():
+    indexed = set(re.findall(r"^\| `([^`]+)` \|", (FIGURES / "README.md").read_text(), flags=re.MULTILINE))
+    present = {p.stem for p in FIGURES.glob("*.png")}
+    assert indexed == present
+    for stem in present:
+        assert (FIGURES / f"{stem}.pdf").exists(), f"{stem}.pdf missing"
+
+
+def test_indexed_notebooks_exist():
+    text = (FIGURES / "README.md").read_text()
+    for notebook in set(re.findall(r"`notebooks/([0-9]{2}_[a-z_]+)`", text)):
+        assert (FIGURES.parent / "notebooks" / f"{notebook}.py").exists(), notebook
