@@ -1,0 +1,491 @@
+"""The MoTE encoder: a BERT-family encoder whose feed-forward blocks become one expert per task.
+
+One file, one config, no framework magic (in the spirit of nanoGPT's model.py). The encoder keeps
+the pre-trained model's embeddings and self-attention (shared by all tasks) and rebuilds every
+layer's feed-forward part as a bank of experts:
+
+    h   = x + Attention(x)                          shared: Q, K, V and output projection
+    y   = Expert_e(h)                               e = the expert of the input's task
+    Expert(h) = LN_out(W_down act(W_up LN_attn(h)) + LN_attn(h))
+
+so an expert holds the MLP and the layer's two LayerNorms (paper: "an MLP and two normalization
+layers"). In a dense layer the bank has one expert; in a MoTE layer it has one per task, each a
+copy of the pre-trained weights, so at initialisation MoTE computes exactly the dense model.
+
+Variants, all from this one code path (``MoTEConfig.variant``):
+
+* ``em``: dense, no instruction (the reference every gain is measured against);
+* ``ic``: dense, the task instruction prepended to the text (instruction-conditioning);
+* ``mote``: instruction prepended and sequence-level routing: the task picks the expert;
+* ``mote-tlr``: instruction prepended and token-level routing: a learned router per MoTE layer
+  sends each token to its top-1 expert, with a Switch-style load-balancing loss (ablation).
+
+Example:
+    >>> from mote_lib.model import MoTEConfig, MoTEModel
+    >>> model = MoTEModel.from_base(MoTEConfig(variant="mote"))        # all-MiniLM-L6-v2
+    >>> emb = model.encode(["How do I list files?"], task="search_query")
+    >>> emb.shape
+    (1, 384)
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+DEFAULT_INSTRUCTIONS = {
+    "search_query": "search_query: ",
+    "search_document": "search_document: ",
+    "classification": "classification: ",
+    "clustering": "clustering: ",
+}
+VARIANTS = ("em", "ic", "mote", "mote-tlr")
+
+
+@dataclass
+class MoTEConfig:
+    """Everything that defines a model; saved as ``config.json`` with every model.
+
+    Attributes:
+        base_model: a built-in name (``minilm``, ``mpnet``), a local folder or a Hub id.
+        variant: ``em``, ``ic``, ``mote`` or ``mote-tlr`` (see the module docstring).
+        instructions: task -> instruction prepended to the text (IC and MoTE; EM uses none).
+        task_to_expert: task -> expert name; several tasks may share an expert. Default: one
+            expert per task, named after it.
+        layers: which layers get experts: ``"every_other"`` (default: layers 1, 3, 5, ... counted
+            from 0, so the last layer of an even-depth model is one), ``"every"``, or a list of indices.
+        aux_loss_weight: weight of the load-balancing loss of token-level routing.
+        max_seq_length: tokens per input after the instruction; longer inputs are cut.
+        normalize: L2-normalise the mean-pooled embedding (as all-MiniLM-L6-v2 does).
+    """
+
+    base_model: str = "minilm"
+    variant: str = "mote"
+    instructions: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_INSTRUCTIONS))
+    task_to_expert: dict[str, str] | None = None
+    layers: str | list[int] = "every_other"
+    aux_loss_weight: float = 0.01
+    max_seq_length: int = 256
+    normalize: bool = True
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r}; valid: {list(VARIANTS)}")
+        if self.task_to_expert is None:
+            self.task_to_expert = {task: task for task in self.instructions}
+        missing = sorted(set(self.instructions) - set(self.task_to_expert))
+        if missing:
+            raise ValueError(f"task_to_expert has no expert for task(s) {missing}")
+
+    @property
+    def uses_instructions(self) -> bool:
+        return self.variant != "em"
+
+    @property
+    def routing(self) -> str:
+        return {"mote": "sequence", "mote-tlr": "token"}.get(self.variant, "none")
+
+    @property
+    def experts(self) -> list[str]:
+        """Expert names in order of first appearance in ``task_to_expert``."""
+        return list(dict.fromkeys(self.task_to_expert.values()))
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.instructions)
+
+    def mote_layers(self, num_layers: int) -> list[int]:
+        """Indices of the layers that hold experts (none for the dense variants)."""
+        if self.routing == "none":
+            return []
+        if self.layers == "every":
+            return list(range(num_layers))
+        if self.layers == "every_other":
+            return list(range(1, num_layers, 2))
+        bad = [i for i in self.layers if not 0 <= i < num_layers]
+        if bad:
+            raise ValueError(f"layer indices {bad} are outside 0..{num_layers - 1}")
+        return sorted(set(self.layers))
+
+
+# ----------------------------------------------------------------------------- experts
+
+
+class Expert(nn.Module):
+    """A layer's feed-forward part with its two LayerNorms: LN_out(W_down act(W_up a) + a), a = LN_attn(h)."""
+
+    def __init__(self, attention_norm: nn.LayerNorm, up: nn.Linear, act: nn.Module, down: nn.Linear,
+                 output_norm: nn.LayerNorm, dropout: float) -> None:
+        super().__init__()
+        self.attention_norm, self.up, self.act, self.down, self.output_norm = attention_norm, up, act, down, output_norm
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        a = self.attention_norm(h)
+        return self.output_norm(self.dropout(self.down(self.act(self.up(a)))) + a)
+
+
+@dataclass
+class Route:
+    """Where a batch goes: one expert for the whole batch, or row indices per expert."""
+
+    single: int | None
+    groups: list[tuple[int, torch.Tensor]]
+
+    @classmethod
+    def from_expert_ids(cls, expert_ids: torch.Tensor) -> Route:
+        first = int(expert_ids[0])
+        if bool((expert_ids == first).all()):
+            return cls(single=first, groups=[])
+        experts = torch.unique(expert_ids).tolist()
+        return cls(single=None, groups=[(e, (expert_ids == e).nonzero(as_tuple=True)[0]) for e in experts])
+
+
+class ExpertBank(nn.Module):
+    """The experts of one layer, and the routing between them.
+
+    Sequence-level routing runs the whole batch through one expert when it holds one task (no
+    extra work over a dense layer); a mixed batch is split by expert with tensor indexing.
+    Token-level routing (``router`` set) sends each token to the expert its router scores highest.
+    """
+
+    def __init__(self, experts: list[Expert], token_router: bool = False) -> None:
+        super().__init__()
+        self.experts = nn.ModuleList(experts)
+        hidden = experts[0].up.in_features
+        self.router = nn.Linear(hidden, len(experts), bias=False) if token_router else None
+        if self.router is not None:
+            nn.init.normal_(self.router.weight, std=0.02)
+        self.last_router_logits: torch.Tensor | None = None
+
+    def forward(self, h: torch.Tensor, route: Route | None, token_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the layer output and its auxiliary (load-balancing) loss, zero unless token-routed."""
+        zero = h.new_zeros(())
+        if self.router is not None:
+            return self._token_routed(h, token_mask)
+        if len(self.experts) == 1 or route is None:
+            return self.experts[0](h), zero
+        if route.single is not None:
+            return self.experts[route.single](h), zero
+        out = torch.empty_like(h)
+        for expert, rows in route.groups:
+            out.index_copy_(0, rows, self.experts[expert](h.index_select(0, rows)))
+        return out, zero
+
+    def _token_routed(self, h: torch.Tensor, token_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.router(h)  # (batch, seq, experts)
+        self.last_router_logits = logits.detach()
+        probs = logits.float().softmax(dim=-1)
+        gate, choice = probs.max(dim=-1)
+        flat_h, flat_choice = h.reshape(-1, h.shape[-1]), choice.reshape(-1)
+        out = torch.empty_like(flat_h)
+        for expert in torch.unique(flat_choice).tolist():
+            rows = (flat_choice == expert).nonzero(as_tuple=True)[0]
+            out.index_copy_(0, rows, self.experts[expert](flat_h.index_select(0, rows)))
+        # ours: scale by gate / gate.detach(), which is 1 in value (so the output is the chosen
+        # expert's, and MoTE-TLR at initialisation still equals the dense model) but passes the
+        # router its gradient, as Switch's multiplication by the gate does.
+        scale = (gate / gate.detach()).reshape(-1, 1).to(out.dtype)
+        out = (out * scale).reshape_as(h)
+        return out, _load_balancing_loss(probs, choice, token_mask, len(self.experts))
+
+
+def _load_balancing_loss(probs: torch.Tensor, choice: torch.Tensor, token_mask: torch.Tensor, n: int) -> torch.Tensor:
+    """Switch Transformer's auxiliary loss, n * sum_i f_i * P_i, over real (non-padding) tokens.
+
+    f_i is the share of tokens sent to expert i, P_i the mean router probability of expert i; the
+    loss is 1 when routing is uniform and grows as it collapses onto few experts.
+    """
+    mask = token_mask.reshape(-1).to(probs.dtype)
+    flat = probs.reshape(-1, n)
+    tokens = mask.sum().clamp(min=1)
+    share = (F.one_hot(choice.reshape(-1), n).to(probs.dtype) * mask[:, None]).sum(0) / tokens
+    mean_prob = (flat * mask[:, None]).sum(0) / tokens
+    return n * (share * mean_prob).sum()
+
+
+# ----------------------------------------------------------------------------- shared attention
+
+
+class BertAttentionBlock(nn.Module):
+    """BERT/MiniLM self-attention with its output projection, up to (not including) the LayerNorm."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.attention = layer.attention.self
+        self.projection = layer.attention.output.dense
+        self.dropout = layer.attention.output.dropout
+
+    def forward(self, h: torch.Tensor, mask: torch.Tensor | None, position_bias: torch.Tensor | None) -> torch.Tensor:
+        attended = self.attention(h, attention_mask=mask)[0]
+        return h + self.dropout(self.projection(attended))
+
+
+class MPNetAttentionBlock(nn.Module):
+    """MPNet self-attention (output projection included), up to (not including) the LayerNorm."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.attention = layer.attention.attn
+        self.dropout = layer.attention.dropout
+
+    def forward(self, h: torch.Tensor, mask: torch.Tensor | None, position_bias: torch.Tensor | None) -> torch.Tensor:
+        return h + self.dropout(self.attention(h, mask, position_bias)[0])
+
+
+def _dense_expert(layer: nn.Module, family: str) -> Expert:
+    """The pre-trained layer's feed-forward part and norms, as an Expert (sharing its tensors)."""
+    attention_norm = layer.attention.output.LayerNorm if family == "bert" else layer.attention.LayerNorm
+    return Expert(attention_norm, layer.intermediate.dense, layer.intermediate.intermediate_act_fn,
+                  layer.output.dense, layer.output.LayerNorm, layer.output.dropout.p)
+
+
+class MPNetPositionBias(nn.Module):
+    """MPNet's relative-position attention bias, computed by transformers' own code."""
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.relative_attention_bias = encoder.relative_attention_bias
+        self._compute = type(encoder).compute_position_bias
+        self.relative_position_bucket = type(encoder).relative_position_bucket
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self._compute(self, h)
+
+
+ATTENTION_BLOCKS = {"bert": BertAttentionBlock, "mpnet": MPNetAttentionBlock}
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+class MoTEModel(nn.Module):
+    """An embedding model (EM, IC, MoTE or MoTE-TLR) built from a pre-trained BERT-family encoder.
+
+    Use ``MoTEModel.from_base(config)`` to build one from the base model, ``from_pretrained(dir)``
+    to load a saved one, ``encode(texts, task=...)`` to embed.
+    """
+
+    def __init__(self, config: MoTEConfig, backbone: nn.Module, tokenizer) -> None:
+        super().__init__()
+        family = backbone.config.model_type
+        if family not in ATTENTION_BLOCKS:
+            raise ValueError(f"unsupported base model type {family!r}; supported: {sorted(ATTENTION_BLOCKS)}")
+        self.config, self.family, self.tokenizer = config, family, tokenizer
+        self.backbone_config = backbone.config
+        self.embeddings = backbone.embeddings
+        layers = backbone.encoder.layer
+        self.attention = nn.ModuleList(ATTENTION_BLOCKS[family](layer) for layer in layers)
+        self.position_bias = MPNetPositionBias(backbone.encoder) if family == "mpnet" else None
+        mote_layers = set(config.mote_layers(len(layers)))
+        self.blocks = nn.ModuleList(
+            self._bank(_dense_expert(layer, family), i in mote_layers) for i, layer in enumerate(layers)
+        )
+        self.expert_index = {name: i for i, name in enumerate(config.experts)}
+
+    def _bank(self, dense: Expert, is_mote_layer: bool) -> ExpertBank:
+        if not is_mote_layer:
+            return ExpertBank([dense])
+        # Every expert starts as an exact copy of the pre-trained feed-forward block and norms.
+        experts = [dense] + [copy.deepcopy(dense) for _ in self.config.experts[1:]]
+        return ExpertBank(experts, token_router=self.config.routing == "token")
+
+    # -- building and loading ------------------------------------------------------------------
+
+    @classmethod
+    def from_base(cls, config: MoTEConfig | None = None, **overrides) -> MoTEModel:
+        """Build a model from its pre-trained base encoder (see ``mote_lib.base_models``)."""
+        from transformers import AutoModel, AutoTokenizer
+
+        from mote_lib.base_models import resolve_base_model
+
+        config = config or MoTEConfig(**overrides)
+        path = resolve_base_model(config.base_model)
+        backbone = AutoModel.from_pretrained(path, add_pooling_layer=False)
+        return cls(config, backbone, AutoTokenizer.from_pretrained(path))
+
+    @classmethod
+    def from_backbone_config(cls, config: MoTEConfig, backbone_config, tokenizer) -> MoTEModel:
+        """Build a randomly initialised model of a given architecture (tests, loading)."""
+        from transformers import AutoModel
+
+        backbone = AutoModel.from_config(backbone_config, add_pooling_layer=False)
+        return cls(config, backbone, tokenizer)
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write ``config.json``, ``model.safetensors`` and the tokenizer files, atomically.
+
+        The folder is written under a temporary name and renamed at the end, so an interrupted
+        save never leaves a half-written model where a complete one is expected.
+        """
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        tmp = directory.with_name(directory.name + f".tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        config = {"mote": asdict(self.config), "backbone": self.backbone_config.to_dict(), "mote_lib_version": _version()}
+        (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        state = {name: tensor.detach().contiguous().cpu() for name, tensor in self.state_dict().items()}
+        save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        self.tokenizer.save_pretrained(tmp)
+        if directory.exists():
+            shutil.rmtree(directory)
+        tmp.rename(directory)
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike) -> MoTEModel:
+        """Load a model written by ``save_pretrained``."""
+        from safetensors.torch import load_file
+        from transformers import AutoConfig, AutoTokenizer
+
+        directory = Path(directory)
+        saved = json.loads((directory / "config.json").read_text())
+        if "mote" not in saved:
+            raise ValueError(f"{directory} holds no mote_lib model (config.json has no 'mote' section)")
+        backbone_config = dict(saved["backbone"])
+        backbone_config = AutoConfig.for_model(backbone_config.pop("model_type"), **backbone_config)
+        model = cls.from_backbone_config(MoTEConfig(**saved["mote"]), backbone_config, AutoTokenizer.from_pretrained(directory))
+        model.load_state_dict(load_file(str(directory / "model.safetensors")))
+        return model.eval()
+
+    # -- forward ---------------------------------------------------------------------------------
+
+    def expert_ids(self, tasks: list[str]) -> torch.Tensor:
+        """The expert index of each input's task (raises on an unknown task)."""
+        check_tasks(tasks, self.config)
+        return torch.tensor([self.expert_index[self.config.task_to_expert[t]] for t in tasks])
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, expert_ids: torch.Tensor | None = None,
+                output_hidden_states: bool = False) -> dict[str, torch.Tensor]:
+        """Embed a tokenised batch.
+
+        Returns:
+            ``embedding`` (batch, hidden): mean-pooled (and L2-normalised if configured);
+            ``aux_loss``: the load-balancing loss (zero unless token-routed);
+            ``hidden_states`` (if asked): the input to every layer plus the last output.
+        """
+        from transformers.masking_utils import create_bidirectional_mask
+
+        if self.config.routing == "sequence" and expert_ids is None:
+            raise ValueError("a MoTE model needs the task of every input (expert_ids): it picks the expert")
+        route = Route.from_expert_ids(expert_ids.to(input_ids.device)) if self.config.routing == "sequence" else None
+        h = self.embeddings(input_ids=input_ids)
+        mask = create_bidirectional_mask(config=self.backbone_config, inputs_embeds=h, attention_mask=attention_mask)
+        position_bias = self.position_bias(h) if self.position_bias is not None else None
+        hidden_states, aux_loss = [h], h.new_zeros(())
+        for attention, block in zip(self.attention, self.blocks):
+            h, aux = block(attention(h, mask, position_bias), route, attention_mask)
+            aux_loss = aux_loss + aux
+            hidden_states.append(h)
+        out = {"embedding": mean_pool(h, attention_mask, self.config.normalize), "aux_loss": aux_loss}
+        if output_hidden_states:
+            out["hidden_states"] = hidden_states
+        return out
+
+    def router_logits(self) -> list[torch.Tensor]:
+        """Token-routed models: each MoTE layer's router logits from the last forward pass."""
+        return [b.last_router_logits for b in self.blocks if b.router is not None]
+
+    # -- encoding ----------------------------------------------------------------------------------
+
+    def tokenize(self, texts: list[str], tasks: list[str] | None) -> dict[str, torch.Tensor]:
+        """Prepend each input's instruction (IC and MoTE variants) and tokenise."""
+        if self.config.uses_instructions:
+            if tasks is None:
+                raise ValueError(f"the {self.config.variant!r} variant needs a task; valid: {self.config.tasks}")
+            check_tasks(tasks, self.config)
+            texts = [self.config.instructions[t] + text for t, text in zip(tasks, texts)]
+        return self.tokenizer(texts, padding=True, truncation=True, max_length=self.config.max_seq_length, return_tensors="pt")
+
+    def encode(self, texts: str | list[str], task: str | list[str] | None = None, batch_size: int = 32,
+               device: str | torch.device | None = None, show_progress_bar: bool = False,
+               convert_to_numpy: bool = True) -> np.ndarray | torch.Tensor:
+        """Embed texts for a task (sentence-transformers style).
+
+        Args:
+            texts: one text or a list.
+            task: the task of every text (``"search_query"``, ``"search_document"``,
+                ``"classification"``, ``"clustering"``), or one task per text. The EM variant ignores it.
+            batch_size: texts per forward pass; texts are sorted by length so batches pad little.
+            device: where to run (default: where the model is).
+            show_progress_bar: a tqdm bar over batches.
+            convert_to_numpy: return a float32 numpy array (default) or a torch tensor.
+
+        Returns:
+            (len(texts), hidden) embeddings, in the order of ``texts``.
+        """
+        single = isinstance(texts, str)
+        texts = [texts] if single else list(texts)
+        tasks = _per_text_tasks(task, len(texts), self.config)
+        device = torch.device(device) if device is not None else next(self.parameters()).device
+        if next(self.parameters()).device != device:
+            self.to(device)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        if show_progress_bar:
+            from tqdm.auto import tqdm
+
+            chunks = tqdm(chunks, desc="encode", unit="batch")
+        was_training = self.training
+        self.eval()
+        out = torch.empty(len(texts), self.backbone_config.hidden_size)
+        with torch.inference_mode():
+            for chunk in chunks:
+                chunk_tasks = [tasks[i] for i in chunk] if tasks is not None else None
+                batch = self.tokenize([texts[i] for i in chunk], chunk_tasks)
+                expert_ids = self.expert_ids(chunk_tasks) if self.config.routing == "sequence" else None
+                result = self(batch["input_ids"].to(device), batch["attention_mask"].to(device),
+                              expert_ids.to(device) if expert_ids is not None else None)
+                out[torch.tensor(chunk)] = result["embedding"].float().cpu()
+        self.train(was_training)
+        out = out[0:1] if single else out
+        return out.numpy() if convert_to_numpy else out
+
+    # -- parameters --------------------------------------------------------------------------------
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Total parameters, and parameters active for one input (one expert per layer, plus routers)."""
+        total = sum(p.numel() for p in self.parameters())
+        inactive = sum(sum(p.numel() for p in expert.parameters()) for bank in self.blocks for expert in bank.experts[1:])
+        return {"total": total, "active": total - inactive}
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+    """Average the token vectors of each input over its real (non-padding) tokens."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return F.normalize(pooled, dim=-1) if normalize else pooled
+
+
+def check_tasks(tasks: list[str], config: MoTEConfig) -> None:
+    unknown = sorted(set(tasks) - set(config.instructions))
+    if unknown:
+        raise ValueError(f"unknown task(s) {unknown}; valid tasks: {config.tasks}")
+
+
+def _per_text_tasks(task: str | list[str] | None, n: int, config: MoTEConfig) -> list[str] | None:
+    if task is None:
+        if config.uses_instructions:
+            raise ValueError(f"the {config.variant!r} variant needs task=...; valid tasks: {config.tasks}")
+        return None
+    tasks = [task] * n if isinstance(task, str) else list(task)
+    if len(tasks) != n:
+        raise ValueError(f"{len(tasks)} tasks for {n} texts: give one task, or one per text")
+    return tasks
+
+
+def _version() -> str:
+    from mote_lib import __version__
+
+    return __version__

@@ -1,0 +1,215 @@
+"""mote_lib.model on tiny encoders (hidden 32, 2 layers): equivalence, routing, gradients, I/O."""
+
+import copy
+
+import pytest
+import torch
+from transformers import AutoModel, BertConfig, MPNetConfig
+
+from mote_lib.model import MoTEConfig, MoTEModel, mean_pool
+
+TEXTS = ["a cat sat on the mat", "stocks fell sharply today", "how do I list files", "x"]
+TASKS = ["search_query", "search_document", "classification", "clustering"]
+
+
+def tiny_backbone(family: str, seed: int = 0):
+    torch.manual_seed(seed)
+    common = dict(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                  intermediate_size=64, max_position_embeddings=128, hidden_dropout_prob=0.1,
+                  attention_probs_dropout_prob=0.1)
+    config = BertConfig(**common) if family == "bert" else MPNetConfig(**common)
+    return AutoModel.from_config(config, add_pooling_layer=False).eval()
+
+
+def tiny_model(variant="mote", family="bert", tokenizer=None, seed=0, **overrides):
+    backbone = tiny_backbone(family, seed)
+    return MoTEModel(MoTEConfig(variant=variant, **overrides), copy.deepcopy(backbone), tokenizer).eval(), backbone
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from mote_lib.base_models import resolve_base_model
+
+    return AutoTokenizer.from_pretrained(resolve_base_model("minilm"))
+
+
+def dense_embedding(backbone, tokenizer, texts):
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = backbone(**batch).last_hidden_state
+    return mean_pool(hidden, batch["attention_mask"])
+
+
+@pytest.mark.parametrize("family", ["bert", "mpnet"])
+@pytest.mark.parametrize("variant", ["em", "ic", "mote", "mote-tlr"])
+def test_every_variant_at_initialisation_equals_the_dense_model(family, variant, tokenizer):
+    model, backbone = tiny_model(variant, family, tokenizer)
+    for task in TASKS:
+        prefixed = [model.config.instructions[task] + t if variant != "em" else t for t in TEXTS]
+        expected = dense_embedding(backbone, tokenizer, prefixed)
+        got = model.encode(TEXTS, task=task, convert_to_numpy=False)
+        torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+
+
+def test_mixed_task_batch_equals_each_row_alone(tokenizer):
+    model, _ = tiny_model("mote", tokenizer=tokenizer)
+    with torch.no_grad():  # make the experts differ, so a wrong route would show
+        for bank in model.blocks:
+            for i, expert in enumerate(bank.experts):
+                expert.up.weight.add_(0.05 * i)
+    mixed = model.encode(TEXTS, task=TASKS, convert_to_numpy=False)
+    alone = torch.cat([model.encode([t], task=k, convert_to_numpy=False) for t, k in zip(TEXTS, TASKS)])
+    torch.testing.assert_close(mixed, alone, atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(mixed[0], model.encode(TEXTS[0], task="clustering", convert_to_numpy=False)[0])
+
+
+def _count_expert_calls(model):
+    calls = []
+    for layer, bank in enumerate(model.blocks):
+        for index, expert in enumerate(bank.experts):
+            expert.register_forward_hook(lambda m, i, o, key=(layer, index): calls.append((key, i[0].shape[0])))
+    return calls
+
+
+def test_a_one_task_batch_runs_exactly_one_expert_per_layer(tokenizer):
+    model, _ = tiny_model("mote", tokenizer=tokenizer)
+    calls = _count_expert_calls(model)
+    model.encode(TEXTS, task="classification")
+    assert calls == [((0, 0), 4), ((1, 2), 4)]  # layer 0 dense; layer 1 (EOB) the classification expert
+
+
+def test_a_mixed_batch_sends_each_row_to_its_expert_once(tokenizer):
+    model, _ = tiny_model("mote", tokenizer=tokenizer)
+    calls = _count_expert_calls(model)
+    model.encode(TEXTS[:3], task=["clustering", "search_query", "clustering"])
+    assert sorted(calls) == [((0, 0), 3), ((1, 0), 1), ((1, 3), 2)]
+
+
+def test_gradients_reach_only_the_routed_expert_and_shared_weights(tokenizer):
+    model, _ = tiny_model("mote", tokenizer=tokenizer)
+    model.train()
+    batch = model.tokenize(TEXTS, ["search_document"] * 4)
+    out = model(batch["input_ids"], batch["attention_mask"], model.expert_ids(["search_document"] * 4))
+    out["embedding"].sum().backward()
+    mote_bank = model.blocks[1]
+    for index, expert in enumerate(mote_bank.experts):
+        grads = [p.grad for p in expert.parameters()]
+        if index == model.expert_index["search_document"]:
+            assert all(g is not None and g.abs().sum() > 0 for g in grads)
+        else:
+            assert all(g is None for g in grads), f"expert {index} got a gradient"
+    assert model.attention[1].attention.query.weight.grad.abs().sum() > 0
+    assert model.blocks[0].experts[0].up.weight.grad.abs().sum() > 0
+
+
+def _expert_size(model):
+    return sum(p.numel() for p in model.blocks[0].experts[0].parameters())
+
+
+def test_every_block_vs_every_other_block_parameter_counts(tokenizer):
+    em, _ = tiny_model("em", tokenizer=tokenizer)
+    eob, _ = tiny_model("mote", tokenizer=tokenizer, layers="every_other")
+    eb, _ = tiny_model("mote", tokenizer=tokenizer, layers="every")
+    base, per_expert = em.parameter_counts()["total"], _expert_size(em)
+    assert eob.parameter_counts()["total"] == base + 3 * per_expert  # one MoTE layer, 3 extra experts
+    assert eb.parameter_counts()["total"] == base + 2 * 3 * per_expert
+    assert [len(b.experts) for b in eob.blocks] == [1, 4] and [len(b.experts) for b in eb.blocks] == [4, 4]
+
+
+def test_active_parameters_equal_for_em_ic_and_mote(tokenizer):
+    counts = {v: tiny_model(v, tokenizer=tokenizer)[0].parameter_counts() for v in ("em", "ic", "mote")}
+    assert counts["em"]["active"] == counts["ic"]["active"] == counts["mote"]["active"] == counts["em"]["total"]
+    assert counts["mote"]["total"] > counts["mote"]["active"]
+
+
+def test_shared_experts_map_several_tasks_to_one(tokenizer):
+    mapping = {"search_query": "search", "search_document": "search", "classification": "cls", "clustering": "cls"}
+    model, _ = tiny_model("mote", tokenizer=tokenizer, task_to_expert=mapping)
+    assert model.config.experts == ["search", "cls"] and len(model.blocks[1].experts) == 2
+    assert model.expert_ids(TASKS).tolist() == [0, 0, 1, 1]
+
+
+def test_token_routing_exposes_router_logits_and_a_load_balancing_loss(tokenizer):
+    model, _ = tiny_model("mote-tlr", tokenizer=tokenizer)
+    batch = model.tokenize(TEXTS, ["clustering"] * 4)
+    out = model(batch["input_ids"], batch["attention_mask"])
+    (logits,) = model.router_logits()
+    assert logits.shape == (4, batch["input_ids"].shape[1], 4)
+    assert out["aux_loss"].ndim == 0 and out["aux_loss"] >= 1.0 - 1e-4  # n * sum f_i P_i >= 1 (equality: uniform)
+    out["embedding"].sum().backward()  # the router learns through the gate
+    assert model.blocks[1].router.weight.grad.abs().sum() > 0
+
+
+def test_load_balancing_loss_hand_computed():
+    from mote_lib.model import _load_balancing_loss
+
+    probs = torch.tensor([[[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.5, 0.5]]])  # 1 sequence, 4 tokens, 2 experts
+    choice = probs.argmax(-1)
+    mask = torch.tensor([[1, 1, 1, 0]])  # the last token is padding
+    # f = (2/3, 1/3); P = ((0.9+0.8+0.3)/3, (0.1+0.2+0.7)/3) = (2/3, 1/3); loss = 2 * (4/9 + 1/9) = 10/9
+    assert _load_balancing_loss(probs, choice, mask, 2).item() == pytest.approx(10 / 9)
+
+
+def test_unknown_task_lists_the_valid_tasks(tokenizer):
+    model, _ = tiny_model("mote", tokenizer=tokenizer)
+    with pytest.raises(ValueError, match=r"unknown task\(s\) \['retrieval'\]; valid tasks: \['search_query', 'search_document', 'classification', 'clustering'\]"):
+        model.encode(["x"], task="retrieval")
+
+
+def test_missing_task_is_an_error_not_a_default(tokenizer):
+    model, _ = tiny_model("mote", tokenizer=tokenizer)
+    with pytest.raises(ValueError, match="needs task="):
+        model.encode(["x"])
+    batch = model.tokenize(["x"], ["clustering"])
+    with pytest.raises(ValueError, match="needs the task of every input"):
+        model(batch["input_ids"], batch["attention_mask"])
+
+
+def test_em_ignores_the_task(tokenizer):
+    model, _ = tiny_model("em", tokenizer=tokenizer)
+    torch.testing.assert_close(model.encode(TEXTS, task="clustering", convert_to_numpy=False), model.encode(TEXTS, convert_to_numpy=False))
+
+
+def test_encode_keeps_input_order_across_length_sorted_batches(tokenizer):
+    model, _ = tiny_model("mote", tokenizer=tokenizer)
+    together = model.encode(TEXTS, task="clustering", batch_size=2)
+    one_by_one = [model.encode(t, task="clustering")[0] for t in TEXTS]
+    for row, single in zip(together, one_by_one):
+        assert row == pytest.approx(single, abs=1e-6)
+
+
+@pytest.mark.parametrize("family", ["bert", "mpnet"])
+def test_save_and_load_round_trip(tmp_path, tokenizer, family):
+    model, _ = tiny_model("mote-tlr", family=family, tokenizer=tokenizer)
+    with torch.no_grad():
+        model.blocks[1].experts[2].up.weight.add_(0.1)
+    path = model.save_pretrained(tmp_path / "saved")
+    assert sorted(p.name for p in path.iterdir())[:2] == ["config.json", "model.safetensors"]
+    loaded = MoTEModel.from_pretrained(path)
+    assert loaded.config == model.config
+    torch.testing.assert_close(loaded.encode(TEXTS, task=TASKS, convert_to_numpy=False), model.encode(TEXTS, task=TASKS, convert_to_numpy=False))
+    assert not list(tmp_path.glob("*.tmp-*"))
+
+
+def test_unknown_variant_and_bad_layers_are_errors():
+    with pytest.raises(ValueError, match="unknown variant 'moe'"):
+        MoTEConfig(variant="moe")
+    with pytest.raises(ValueError, match=r"layer indices \[7\] are outside 0..1"):
+        MoTEConfig(layers=[1, 7]).mote_layers(2)
+    with pytest.raises(ValueError, match=r"no expert for task\(s\) \['clustering'\]"):
+        MoTEConfig(task_to_expert={"search_query": "a", "search_document": "a", "classification": "b"})
+
+
+@pytest.mark.integration
+def test_mote_from_minilm_equals_sentence_transformers_at_initialisation():
+    from sentence_transformers import SentenceTransformer
+
+    from mote_lib.base_models import resolve_base_model
+
+    model = MoTEModel.from_base(MoTEConfig(variant="mote"))
+    reference = SentenceTransformer(str(resolve_base_model("minilm")), device="cpu")
+    for task in TASKS:
+        expected = reference.encode([model.config.instructions[task] + t for t in TEXTS], convert_to_tensor=True)
+        torch.testing.assert_close(model.encode(TEXTS, task=task, convert_to_numpy=False), expected, atol=1e-5, rtol=1e-4)
