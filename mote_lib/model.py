@@ -310,7 +310,8 @@ class MoTEModel(nn.Module):
 
         config = config or MoTEConfig(**overrides)
         path = resolve_base_model(config.base_model)
-        backbone = AutoModel.from_pretrained(path, add_pooling_layer=False)
+        # Loaded with its pooler so the checkpoint matches the architecture; the pooler is not used.
+        backbone = AutoModel.from_pretrained(path)
         return cls(config, backbone, AutoTokenizer.from_pretrained(path))
 
     @classmethod

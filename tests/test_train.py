@@ -1,0 +1,163 @@
+"""The TA-CL trainer on a tiny encoder and tiny data: batches, resume identity, NaN, checkpoints."""
+
+import gzip
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from mote_lib import train as train_module
+from mote_lib.base_models import resolve_base_model
+from mote_lib.model import MoTEModel
+from mote_lib.train import TrainConfig, TrainingData, TrainingDiverged, contrastive_step, train
+
+
+def _write(path, lines):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(line) + "\n" for line in lines)
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory):
+    """A tiny random BERT (hidden 32, 2 layers) saved with MiniLM's tokenizer: a local base model."""
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    torch.manual_seed(0)
+    BertModel(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                         max_position_embeddings=128)).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(resolve_base_model("minilm")).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    words = "red green blue amber violet cyan olive coral ivory slate".split()
+    _write(root / "train" / "retrieval" / "a.jsonl.gz", [[f"what is {w}", f"{w} is a colour of {i}", f"not {w} at all"] for i, w in enumerate(words * 3)])
+    _write(root / "train" / "retrieval" / "b.jsonl.gz", [[f"find {w}", f"a page about {w}"] for w in words])
+    _write(root / "train" / "classification" / "c.jsonl.gz", [[f"{w} one", f"{w} two", f"other {i}"] for i, w in enumerate(words * 2)])
+    _write(root / "train" / "classification" / "c.labels.jsonl.gz", [w[0] for w in words * 2])
+    _write(root / "train" / "clustering" / "d.jsonl.gz", [[f"group {w}", f"cluster {w}"] for w in words])
+    _write(root / "train" / "clustering" / "d.labels.jsonl.gz", [w[:2] for w in words])
+    return str(root)
+
+
+def tiny_config(tiny_base, tiny_data, **overrides):
+    base = dict(base_model=tiny_base, data_root=tiny_data, steps=6, batch_size=4, max_seq_length=32,
+                checkpoint_every=1, keep_last=2, lr=1e-3, warmup_ratio=0.3)
+    return TrainConfig(**{**base, **overrides})
+
+
+def _weights(folder):
+    return MoTEModel.from_pretrained(folder).state_dict()
+
+
+def test_batch_puts_query_and_document_roles_and_task_temperatures(tiny_base, tiny_data):
+    config = tiny_config(tiny_base, tiny_data)
+    data = TrainingData(config)
+    batch = data.batch([("retrieval", "a", 0), ("classification", "c", 0), ("clustering", "d", 1)], config)
+    assert batch["anchor_tasks"] == ["search_query", "classification", "clustering"]
+    assert batch["doc_tasks"] == ["search_document", "classification", "clustering"]
+    assert batch["negative_tasks"] == ["search_document", "classification"] and batch["negative_owner"] == [0, 1]
+    assert batch["temperatures"] == [0.03, 0.03, 0.06]
+    assert batch["labels"][0] == -1 and batch["labels"][1] != batch["labels"][2] >= 0
+    ablation = TrainConfig(**{**config.__dict__, "ta_cl": False})
+    assert data.batch([("retrieval", "a", 0), ("clustering", "d", 1)], ablation)["temperatures"] == [0.05, 0.05]
+
+
+def test_labels_of_different_datasets_never_collide(tiny_base, tiny_data):
+    data = TrainingData(tiny_config(tiny_base, tiny_data))
+    assert len(set(data.label_ids.values())) == len(data.label_ids)
+    assert all(dataset in ("c", "d") for dataset, _ in data.label_ids)
+
+
+@pytest.mark.parametrize("variant", ["mote", "mote-tlr"])
+def test_interrupted_and_resumed_run_ends_with_identical_weights(tiny_base, tiny_data, tmp_path, variant):
+    config = tiny_config(tiny_base, tiny_data, variant=variant)
+    train(config, tmp_path / "straight", show_progress=False)
+    assert train(config, tmp_path / "resumed", show_progress=False, stop_after=3) == {"stopped_at": 3}
+    train(config, tmp_path / "resumed", resume=True, show_progress=False)
+    straight, resumed = _weights(tmp_path / "straight" / "model"), _weights(tmp_path / "resumed" / "model")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    logs = [[json.loads(line)["loss"] for line in (tmp_path / run / "train_log.jsonl").read_text().splitlines()] for run in ("straight", "resumed")]
+    assert logs[0] == logs[1] and len(logs[0]) == 6
+
+
+def test_killed_process_resumes_to_identical_weights(tiny_base, tiny_data, tmp_path):
+    """SIGKILL a real training process between checkpoints, then resume it."""
+    args = [sys.executable, "-m", "mote_lib.train", "--profile", "smoke", "--base-model", tiny_base, "--data-root", tiny_data,
+            "--steps", "40", "--batch-size", "4", "--checkpoint-every", "2", "--lr", "1e-3"]
+    process = subprocess.Popen(args + ["--output", str(tmp_path / "killed")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = tmp_path / "killed" / "checkpoints"
+    deadline = time.time() + 120
+    while not list(checkpoints.glob("step-00000[4-9]")) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (tmp_path / "killed" / "model").exists()
+    subprocess.run(args + ["--output", str(tmp_path / "killed"), "--resume"], check=True, capture_output=True)
+    subprocess.run(args + ["--output", str(tmp_path / "straight")], check=True, capture_output=True)
+    straight, resumed = _weights(tmp_path / "straight" / "model"), _weights(tmp_path / "killed" / "model")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tiny_base, tiny_data, tmp_path, monkeypatch):
+    real, calls = train_module.info_nce, []
+
+    def poisoned(*args, **kwargs):
+        calls.append(1)
+        out = real(*args, **kwargs)
+        return out * float("nan") if len(calls) == 4 else out
+
+    monkeypatch.setattr(train_module, "info_nce", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at step 4; nothing was updated"):
+        train(tiny_config(tiny_base, tiny_data), tmp_path / "run", show_progress=False)
+    kept = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert kept == ["step-000002", "step-000003"]
+    state = torch.load(tmp_path / "run" / "checkpoints" / "step-000003" / "trainer_state.pt", weights_only=False)
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+
+
+def test_checkpoints_keep_only_the_newest(tiny_base, tiny_data, tmp_path):
+    train(tiny_config(tiny_base, tiny_data), tmp_path / "run", show_progress=False)
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["step-000005", "step-000006"]
+    log = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == [1, 2, 3, 4, 5, 6]
+    assert {"loss", "task_loss", "lr", "tokens_per_s", "aux_loss"} <= set(log[0])
+    assert log[0]["lr"] < log[1]["lr"] and log[-1]["lr"] < log[2]["lr"]  # warm-up, then decay
+
+
+def test_resume_without_a_checkpoint_is_an_error(tiny_base, tiny_data, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(tiny_config(tiny_base, tiny_data), tmp_path / "empty", resume=True, show_progress=False)
+
+
+def test_unknown_profile_and_field_are_errors():
+    with pytest.raises(ValueError, match=r"unknown profile 'laptop'; valid: \['cpu', 'gpu', 'smoke'\]"):
+        TrainConfig.from_profile("laptop")
+    with pytest.raises(ValueError, match=r"unknown TrainConfig field\(s\) \['epochs'\]"):
+        TrainConfig.from_profile("smoke", epochs=3)
+
+
+@pytest.mark.integration
+def test_training_the_real_minilm_lowers_the_loss(tmp_path):
+    config = TrainConfig.from_profile("smoke", variant="mote", steps=12, batch_size=16, lr=1e-4, checkpoint_every=100)
+    data = TrainingData(config)
+    torch.manual_seed(0)
+    fixed = data.batch([("retrieval", "debian_synopsis_description", i) for i in range(16)], config)
+
+    def loss_of(model):
+        model.eval()
+        with torch.no_grad():
+            return contrastive_step(model, fixed, torch.device("cpu"), autocast=False)["loss"].item()
+
+    before = loss_of(MoTEModel.from_base(config.model_config()))
+    train(config, tmp_path / "run", show_progress=False)
+    after = loss_of(MoTEModel.from_pretrained(tmp_path / "run" / "model"))
+    assert after < before
