@@ -161,3 +161,16 @@ def test_training_the_real_minilm_lowers_the_loss(tmp_path):
     train(config, tmp_path / "run", show_progress=False)
     after = loss_of(MoTEModel.from_pretrained(tmp_path / "run" / "model"))
     assert after < before
+
+
+def test_chunked_embedding_equals_one_forward_pass_without_dropout(tiny_base, tiny_data):
+    config = tiny_config(tiny_base, tiny_data)
+    model = MoTEModel.from_base(config.model_config()).eval()  # eval: no dropout
+    texts = ["short", "a somewhat longer text about colours", "x y z", "the longest text of them all by a few words", "mid length text"]
+    tasks = ["search_query", "clustering", "search_document", "classification", "clustering"]
+    whole, _ = train_module._embed(model, texts, tasks, torch.device("cpu"), chunk=len(texts))
+    grads_whole = torch.autograd.grad(whole["embedding"].pow(3).sum(), model.blocks[1].experts[3].up.weight)[0]
+    chunked, _ = train_module._embed(model, texts, tasks, torch.device("cpu"), chunk=2)
+    grads_chunked = torch.autograd.grad(chunked["embedding"].pow(3).sum(), model.blocks[1].experts[3].up.weight)[0]
+    torch.testing.assert_close(chunked["embedding"], whole["embedding"], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(grads_chunked, grads_whole, atol=1e-6, rtol=1e-5)
