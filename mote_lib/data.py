@@ -330,3 +330,65 @@ def eval_texts(task: EvalTaskData) -> dict[str, list[str]]:
                 if column in ds.column_names:
                     texts.setdefault(roles.get(part, "text"), []).extend(ds[column])
     return texts
+
+
+# ----------------------------------------------------------------------------- the real training set
+
+HUB_TRAINING_DATA = "sentence-transformers/embedding-training-data"
+# ours: the task each upstream file trains. Retrieval: question/claim -> passage pairs (the anchor
+# is embedded as a search query, the rest as documents); classification: symmetric sentence-level
+# pairs (paraphrase, entailment, simplification); clustering: topical title/abstract/body pairs.
+# Files left out: S2ORC_title_abstract (11 GB); any other file can be added by placing it in
+# train/<task>/ by hand.
+HUB_FILE_TASKS = {
+    "NQ-train_pairs.jsonl.gz": "retrieval",
+    "TriviaQA_pairs.jsonl.gz": "retrieval",
+    "squad_pairs.jsonl.gz": "retrieval",
+    "gooaq_pairs.jsonl.gz": "retrieval",
+    "eli5_question_answer.jsonl.gz": "retrieval",
+    "fever_train.jsonl.gz": "retrieval",
+    "codesearchnet.jsonl.gz": "retrieval",
+    "AllNLI.jsonl.gz": "classification",
+    "quora_duplicates.jsonl.gz": "classification",
+    "SimpleWiki.jsonl.gz": "classification",
+    "altlex.jsonl.gz": "classification",
+    "sentence-compression.jsonl.gz": "classification",
+    "specter_train_triples.jsonl.gz": "clustering",
+    "stackexchange_duplicate_questions_body_body.jsonl.gz": "clustering",
+    "stackexchange_duplicate_questions_title-body_title-body.jsonl.gz": "clustering",
+}
+
+
+def download_hub_training_data(target: str | Path, files: dict[str, str] | None = None) -> Path:
+    """Fetch the real training set into ``target/train/<task>/`` (needs the Hub; about 1.3 GB).
+
+    Args:
+        target: the folder to use as ``data_root`` for training.
+        files: upstream file name -> training task (default ``HUB_FILE_TASKS``).
+
+    Returns:
+        ``target``, ready for ``load_training_data(target)``.
+
+    Raises:
+        RuntimeError: the Hub is switched off (``HF_HUB_OFFLINE=1``) or cannot be reached.
+    """
+    import os
+    import shutil
+
+    from huggingface_hub import hf_hub_download
+
+    if os.environ.get("HF_HUB_OFFLINE", "0").strip().lower() in ("1", "true", "yes", "on"):
+        raise RuntimeError(f"{HUB_TRAINING_DATA} needs the Hugging Face Hub, but HF_HUB_OFFLINE=1; "
+                           "unset it (with network) or train on the shipped data (data_root=None)")
+    target = Path(target)
+    for name, task in (files or HUB_FILE_TASKS).items():
+        if task not in TRAIN_TASKS:
+            raise ValueError(f"{name}: unknown task {task!r}; valid: {list(TRAIN_TASKS)}")
+        destination = target / "train" / task / name
+        if destination.exists():
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        cached = hf_hub_download(HUB_TRAINING_DATA, filename=name, repo_type="dataset")
+        shutil.copyfile(cached, destination.with_name(name + ".tmp"))
+        destination.with_name(name + ".tmp").rename(destination)
+    return target

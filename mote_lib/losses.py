@@ -48,6 +48,8 @@ def info_nce(
         The loss (a scalar, or (B,) with ``reduction="none"``).
     """
     rows = anchors.shape[0]
+    if negatives is not None and (negative_owner is None or negative_owner.shape[0] != negatives.shape[0]):
+        raise ValueError("hard negatives need negative_owner: the row each one belongs to, one per negative")
     candidates = positives if negatives is None else torch.cat([positives, negatives])
     logits = (anchors @ candidates.T).float() / temperature.float()[:, None]
     excluded = torch.zeros_like(logits, dtype=torch.bool)

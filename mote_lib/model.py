@@ -64,7 +64,8 @@ class MoTEConfig:
         layers: which layers get experts: ``"every_other"`` (default: layers 1, 3, 5, ... counted
             from 0, so the last layer of an even-depth model is one), ``"every"``, or a list of indices.
         aux_loss_weight: weight of the load-balancing loss of token-level routing.
-        max_seq_length: tokens per input after the instruction; longer inputs are cut.
+        max_seq_length: tokens per input at inference, the instruction included; longer inputs are
+            cut. Training may use a shorter length (``TrainConfig.max_seq_length``) without changing it.
         normalize: L2-normalise the mean-pooled embedding (as all-MiniLM-L6-v2 does).
     """
 
@@ -311,7 +312,8 @@ class MoTEModel(nn.Module):
         config = config or MoTEConfig(**overrides)
         path = resolve_base_model(config.base_model)
         # Loaded with its pooler so the checkpoint matches the architecture; the pooler is not used.
-        backbone = AutoModel.from_pretrained(path)
+        # fp32 weights whatever the checkpoint's dtype: AdamW on half-precision weights loses updates.
+        backbone = AutoModel.from_pretrained(path, dtype=torch.float32)
         return cls(config, backbone, AutoTokenizer.from_pretrained(path))
 
     @classmethod
@@ -339,9 +341,12 @@ class MoTEModel(nn.Module):
         state = {name: tensor.detach().contiguous().cpu() for name, tensor in self.state_dict().items()}
         save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         self.tokenizer.save_pretrained(tmp)
+        # Swap by renames, so at every moment a complete model sits at `directory` or at `backup`.
+        backup = directory.with_name(directory.name + f".old-{os.getpid()}")
         if directory.exists():
-            shutil.rmtree(directory)
+            directory.rename(backup)
         tmp.rename(directory)
+        shutil.rmtree(backup, ignore_errors=True)
         return directory
 
     @classmethod
@@ -380,6 +385,8 @@ class MoTEModel(nn.Module):
 
         if self.config.routing == "sequence" and expert_ids is None:
             raise ValueError("a MoTE model needs the task of every input (expert_ids): it picks the expert")
+        if expert_ids is not None and tuple(expert_ids.shape) != (input_ids.shape[0],):
+            raise ValueError(f"expert_ids has shape {tuple(expert_ids.shape)}; expected one id per input, ({input_ids.shape[0]},)")
         route = Route.from_expert_ids(expert_ids.to(input_ids.device)) if self.config.routing == "sequence" else None
         h = self.embeddings(input_ids=input_ids)
         mask = create_bidirectional_mask(config=self.backbone_config, inputs_embeds=h, attention_mask=attention_mask)
@@ -400,14 +407,18 @@ class MoTEModel(nn.Module):
 
     # -- encoding ----------------------------------------------------------------------------------
 
-    def tokenize(self, texts: list[str], tasks: list[str] | None) -> dict[str, torch.Tensor]:
-        """Prepend each input's instruction (IC and MoTE variants) and tokenise."""
+    def tokenize(self, texts: list[str], tasks: list[str] | None, max_length: int | None = None) -> dict[str, torch.Tensor]:
+        """Prepend each input's instruction (IC and MoTE variants) and tokenise.
+
+        ``max_length`` defaults to ``config.max_seq_length``; the instruction counts towards it.
+        """
         if self.config.uses_instructions:
             if tasks is None:
                 raise ValueError(f"the {self.config.variant!r} variant needs a task; valid: {self.config.tasks}")
             check_tasks(tasks, self.config)
             texts = [self.config.instructions[t] + text for t, text in zip(tasks, texts)]
-        return self.tokenizer(texts, padding=True, truncation=True, max_length=self.config.max_seq_length, return_tensors="pt")
+        length = max_length or self.config.max_seq_length
+        return self.tokenizer(texts, padding=True, truncation=True, max_length=length, return_tensors="pt")
 
     def encode(self, texts: str | list[str], task: str | list[str] | None = None, batch_size: int = 32,
                device: str | torch.device | None = None, show_progress_bar: bool = False,
@@ -483,6 +494,7 @@ def _per_text_tasks(task: str | list[str] | None, n: int, config: MoTEConfig) ->
     tasks = [task] * n if isinstance(task, str) else list(task)
     if len(tasks) != n:
         raise ValueError(f"{len(tasks)} tasks for {n} texts: give one task, or one per text")
+    check_tasks(tasks, config)  # EM ignores the task, but a misspelt one is still an error
     return tasks
 
 

@@ -85,7 +85,12 @@ class TaskAwareSampler:
         return [(t, d, i) for (t, d), k in zip(pool, counts) if k for i in self._take(t, d, int(k))]
 
     def _take(self, task: str, dataset: str, k: int) -> list[int]:
-        """The next k indices of the dataset's current permutation, moving to the next epoch as needed."""
+        """The next k indices of the dataset's current permutation, moving to the next epoch as needed.
+
+        A batch that spans the end of an epoch could meet an example twice (once from each
+        permutation); the repeat is dropped, since an identical positive would be a false
+        negative. Such a batch is then a few rows short.
+        """
         taken = []
         while len(taken) < k:
             epoch, position = self.cursors[(task, dataset)]
@@ -94,7 +99,7 @@ class TaskAwareSampler:
             taken.extend(int(i) for i in chunk)
             position += len(chunk)
             self.cursors[(task, dataset)] = [epoch + 1, 0] if position == len(order) else [epoch, position]
-        return taken
+        return list(dict.fromkeys(taken))
 
     def _permutation(self, task: str, dataset: str, epoch: int) -> np.ndarray:
         cached = self._permutations.get((task, dataset))
@@ -107,14 +112,25 @@ class TaskAwareSampler:
 
     # -- resuming --------------------------------------------------------------------------------
 
+    def settings(self) -> dict:
+        """What a saved state is only valid for: the data sizes and the sampling settings."""
+        return {"sizes": self.sizes, "batch_size": self.batch_size, "seed": self.seed, "ta_cl": self.ta_cl,
+                "task_probs": [round(float(p), 12) for p in self.task_probs]}
+
     def state_dict(self) -> dict:
         return {
+            "settings": self.settings(),
             "rng": self.rng.bit_generator.state,
             "cursors": [[t, d, *c] for (t, d), c in sorted(self.cursors.items())],
             "steps": self.steps,
         }
 
     def load_state_dict(self, state: dict) -> None:
+        """Continue from a saved state; refuses one saved with other data or settings."""
+        if state["settings"] != self.settings():
+            changed = sorted(k for k in self.settings() if state["settings"].get(k) != self.settings()[k])
+            raise ValueError(f"the saved sampler state is for other data or settings (differs in: {changed}); "
+                             "resume with the same data and sampling settings, or start a new run")
         self.rng.bit_generator.state = state["rng"]
         self.cursors = {(t, d): [epoch, position] for t, d, epoch, position in state["cursors"]}
         self.steps = state["steps"]

@@ -44,6 +44,7 @@ TASK_ROLES = {
     "clustering": ("clustering", "clustering"),
 }
 PAPER_TEMPERATURES = {"retrieval": 0.03, "classification": 0.03, "clustering": 0.06}
+EMBED_CHUNK = 16  # texts per forward pass inside a step (see _embed)
 
 
 @dataclass
@@ -60,7 +61,17 @@ class TrainConfig:
         no_ta_cl_temperature: the single temperature of the ablation (ours: 0.05).
         task_weights: task sampling weights (default: proportional to the task's size).
         max_examples_per_dataset: cap each dataset (the first N examples) for small profiles.
+        training_data: ``"shipped"`` (data/, or ``data_root``), ``"hub"`` (the real
+            sentence-transformers/embedding-training-data, downloaded into the cache) or ``"auto"``
+            (the hub when it is reachable, else the shipped data, with a notice).
         bf16: ``"auto"`` (on CUDA), ``"on"`` or ``"off"``: autocast the forward pass in bfloat16.
+        grad_cache: compute the step with GradCache (``grad_cache_step``): the same gradients with
+            the activation memory of one chunk, for batches larger than memory.
+        embed_chunk: texts per forward pass inside a step (length-sorted chunks: less padding).
+        deterministic: deterministic kernels (``torch.use_deterministic_algorithms``), needed on CUDA
+            for a resumed run to equal an uninterrupted one; on CPU the kernels already are.
+        max_seq_length: tokens per training input (instruction included). The saved model keeps
+            the base model's inference length (``MoTEConfig.max_seq_length``).
         checkpoint_every, keep_last: checkpoint cadence and how many to keep.
     """
 
@@ -81,11 +92,19 @@ class TrainConfig:
     task_weights: dict[str, float] | None = None
     max_examples_per_dataset: int | None = None
     data_root: str | None = None
+    training_data: str = "shipped"
     bf16: str = "auto"
+    grad_cache: bool = False
+    embed_chunk: int = EMBED_CHUNK
+    deterministic: bool = False
     device: str = "auto"
     checkpoint_every: int = 100
     keep_last: int = 2
     profile: str = "custom"
+
+    def __post_init__(self) -> None:
+        if self.keep_last < 1:
+            raise ValueError(f"keep_last must be at least 1, got {self.keep_last}")
 
     @classmethod
     def from_profile(cls, profile: str, **overrides) -> TrainConfig:
@@ -97,7 +116,7 @@ class TrainConfig:
         return cls(**{**PROFILES[profile], "profile": profile, **overrides})
 
     def model_config(self) -> MoTEConfig:
-        return MoTEConfig(base_model=self.base_model, variant=self.variant, layers=self.layers, max_seq_length=self.max_seq_length)
+        return MoTEConfig(base_model=self.base_model, variant=self.variant, layers=self.layers)
 
 
 PROFILES: dict[str, dict] = {
@@ -106,7 +125,8 @@ PROFILES: dict[str, dict] = {
     # Minutes on a 2-core CPU: ~2.8 s a step (batch 32, measured), so EM, IC and MoTE each train in ~9 minutes.
     "cpu": dict(steps=180, batch_size=32, max_seq_length=128, checkpoint_every=60),
     # Paper-scale batches for a CUDA machine.
-    "gpu": dict(steps=3000, batch_size=512, max_seq_length=256, lr=5e-5, checkpoint_every=500, bf16="auto"),
+    "gpu": dict(steps=3000, batch_size=512, max_seq_length=256, lr=5e-5, checkpoint_every=500, bf16="auto",
+                training_data="auto", embed_chunk=128, deterministic=True),
 }
 
 
@@ -121,7 +141,7 @@ class TrainingData:
     """The training hierarchy as plain lists (fast row access), with label ids per dataset."""
 
     def __init__(self, config: TrainConfig) -> None:
-        loaded = load_training_data(config.data_root)
+        loaded = load_training_data(resolve_data_root(config))
         cap = config.max_examples_per_dataset
         self.columns: dict[tuple[str, str], dict[str, list]] = {}
         for task, datasets in loaded.items():
@@ -132,10 +152,10 @@ class TrainingData:
         for (task, name), cols in self.columns.items():
             self.sizes.setdefault(task, {})[name] = len(cols["anchor"])
         # Labels compare within a dataset only: "noun.animal" of one dataset is not another's.
-        self.label_ids: dict[tuple[str, str], int] = {}
+        self.label_ids: dict[tuple[str, str, str], int] = {}
         for (task, name), cols in sorted(self.columns.items()):
             for label in sorted({lab for lab in cols["label"] if lab is not None}):
-                self.label_ids[(name, label)] = len(self.label_ids)
+                self.label_ids[(task, name, label)] = len(self.label_ids)
 
     def batch(self, examples: list[tuple[str, str, int]], config: TrainConfig) -> dict:
         """Texts, tasks, hard negatives (with owners), label ids and temperatures of one batch."""
@@ -153,40 +173,115 @@ class TrainingData:
                 out["negative_owner"].append(row)
                 out["negative_tasks"].append(doc_task)
             label = cols["label"][index]
-            out["labels"].append(self.label_ids[(name, label)] if label is not None else -1)
+            out["labels"].append(self.label_ids[(task, name, label)] if label is not None else -1)
             out["temperatures"].append(config.temperatures[task] if config.ta_cl else config.no_ta_cl_temperature)
             out["row_tasks"].append(task)
         return out
 
 
+def resolve_data_root(config: TrainConfig) -> str | None:
+    """The folder to train from, following ``config.training_data``."""
+    from mote_lib.data import HUB_TRAINING_DATA, download_hub_training_data
+    from mote_lib.paths import cache_dir
+
+    if config.training_data not in ("shipped", "hub", "auto"):
+        raise ValueError(f"unknown training_data {config.training_data!r}; valid: ['shipped', 'hub', 'auto']")
+    if config.training_data == "shipped":
+        return config.data_root
+    try:
+        return str(download_hub_training_data(cache_dir() / "embedding-training-data"))
+    except Exception as err:  # offline, unreachable, or a failed download: say so, never silently
+        if config.training_data == "hub":
+            raise
+        print(f"[train] {HUB_TRAINING_DATA} is not available ({type(err).__name__}: {err}); training on the shipped data instead")
+        return config.data_root
+
+
 # ----------------------------------------------------------------------------- the step
 
 
-def contrastive_step(model: MoTEModel, batch: dict, device: torch.device, autocast: bool) -> dict:
+def contrastive_step(model: MoTEModel, batch: dict, device: torch.device, autocast: bool, chunk: int = EMBED_CHUNK,
+                     max_length: int | None = None) -> dict:
     """Forward pass and loss of one batch; returns the loss, per-row losses and token count."""
-    documents = batch["positives"] + batch["negatives"]
-    doc_tasks = batch["doc_tasks"] + batch["negative_tasks"]
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
-        anchors, anchor_tokens = _embed(model, batch["anchors"], batch["anchor_tasks"], device)
-        docs, doc_tokens = _embed(model, documents, doc_tasks, device)
-    rows = len(batch["anchors"])
-    has_negatives = bool(batch["negatives"])
-    per_row = info_nce(
-        anchors["embedding"].float(), docs["embedding"][:rows].float(),
-        torch.tensor(batch["temperatures"], device=device),
-        docs["embedding"][rows:].float() if has_negatives else None,
-        torch.tensor(batch["negative_owner"], device=device) if has_negatives else None,
-        torch.tensor(batch["labels"], device=device), reduction="none",
-    )
+        anchors, anchor_tokens = _embed(model, batch["anchors"], batch["anchor_tasks"], device, chunk, max_length)
+        docs, doc_tokens = _embed(model, *_documents(batch), device, chunk, max_length)
+    per_row = _batch_loss(anchors["embedding"], docs["embedding"], batch, device)
     aux = anchors["aux_loss"] + docs["aux_loss"]
     loss = per_row.mean() + model.config.aux_loss_weight * aux
     return {"loss": loss, "per_row": per_row.detach(), "aux": aux.detach(), "tokens": anchor_tokens + doc_tokens}
 
 
-EMBED_CHUNK = 16
+def _documents(batch: dict) -> tuple[list[str], list[str]]:
+    return batch["positives"] + batch["negatives"], batch["doc_tasks"] + batch["negative_tasks"]
 
 
-def _embed(model: MoTEModel, texts: list[str], tasks: list[str], device: torch.device, chunk: int = EMBED_CHUNK):
+def _batch_loss(anchors: torch.Tensor, docs: torch.Tensor, batch: dict, device: torch.device) -> torch.Tensor:
+    """Per-row InfoNCE from anchor and document embeddings (positives first, then hard negatives)."""
+    rows = len(batch["anchors"])
+    has_negatives = bool(batch["negatives"])
+    return info_nce(
+        anchors.float(), docs[:rows].float(), torch.tensor(batch["temperatures"], device=device),
+        docs[rows:].float() if has_negatives else None,
+        torch.tensor(batch["negative_owner"], device=device) if has_negatives else None,
+        torch.tensor(batch["labels"], device=device), reduction="none",
+    )
+
+
+def grad_cache_step(model: MoTEModel, batch: dict, device: torch.device, autocast: bool, chunk: int = EMBED_CHUNK,
+                    max_length: int | None = None) -> dict:
+    """The loss of ``contrastive_step`` with its gradients accumulated in the parameters, holding
+    the activations of one chunk at a time (GradCache, Gao et al. 2021), for batches larger than memory.
+
+    1. embed every chunk without an autograd graph, saving the RNG state before each (dropout);
+    2. compute the loss from the detached embeddings and its gradient with respect to them;
+    3. re-run each chunk from its saved RNG state, with a graph, and backpropagate that gradient.
+    The same dropout masks are drawn in steps 1 and 3, so the gradients equal those of
+    ``contrastive_step`` (tested). Returns like ``contrastive_step``, with ``loss`` already backpropagated.
+    """
+    groups = [_plan_chunks(model, batch["anchors"], batch["anchor_tasks"], device, chunk, max_length),
+              _plan_chunks(model, *_documents(batch), device, chunk, max_length)]
+    states, cached = [], []
+    with torch.no_grad(), torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+        for chunks in groups:
+            outputs = []
+            for c in chunks:
+                states.append(_rng_state(device))
+                outputs.append(_forward_chunk(model, c))
+            cached.append(_assemble(chunks, outputs, device))
+    anchors, docs = (g["embedding"].detach().requires_grad_() for g in cached)
+    per_row = _batch_loss(anchors, docs, batch, device)
+    per_row.mean().backward()
+    weight = model.config.aux_loss_weight
+    state_index = 0
+    for chunks, embedding_grad in zip(groups, (anchors.grad, docs.grad)):
+        for c in chunks:
+            _set_rng_state(device, states[state_index])
+            state_index += 1
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+                out = _forward_chunk(model, c)
+            rows = torch.tensor(c["rows"], device=device)
+            surrogate = (out["embedding"].float() * embedding_grad[rows]).sum() + weight * out["aux_loss"] / len(chunks)
+            surrogate.backward()
+    aux = cached[0]["aux_loss"] + cached[1]["aux_loss"]
+    loss = per_row.detach().mean() + weight * aux
+    tokens = sum(int(c["attention_mask"].sum()) for chunks in groups for c in chunks)
+    return {"loss": loss, "per_row": per_row.detach(), "aux": aux.detach(), "tokens": tokens}
+
+
+def _rng_state(device: torch.device) -> tuple:
+    """The generator states dropout draws from: the CPU's, and the GPU's when running on one."""
+    return torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+
+def _set_rng_state(device: torch.device, state: tuple) -> None:
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1], device)
+
+
+def _embed(model: MoTEModel, texts: list[str], tasks: list[str], device: torch.device, chunk: int = EMBED_CHUNK,
+           max_length: int | None = None):
     """Embed texts in length-sorted chunks (less padding), keeping the autograd graph of each.
 
     Without dropout (eval mode) the embeddings, the loss and its gradients equal those of one
@@ -195,27 +290,46 @@ def _embed(model: MoTEModel, texts: list[str], tasks: list[str], device: torch.d
     per chunk, so the random masks (not their distribution) differ from a single pass. For
     token-routed models the load-balancing loss is the mean over chunks.
     """
-    lengths = [len(ids) for ids in model.tokenizer(texts, truncation=True, max_length=model.config.max_seq_length)["input_ids"]]
+    chunks = _plan_chunks(model, texts, tasks, device, chunk, max_length)
+    outputs = [_forward_chunk(model, c) for c in chunks]
+    return _assemble(chunks, outputs, device), sum(int(c["attention_mask"].sum()) for c in chunks)
+
+
+def _plan_chunks(model: MoTEModel, texts: list[str], tasks: list[str], device: torch.device, chunk: int,
+                 max_length: int | None = None) -> list[dict]:
+    """Tokenised, length-sorted chunks of at most ``chunk`` texts, each with its rows and experts."""
+    length = max_length or model.config.max_seq_length
+    lengths = [len(ids) for ids in model.tokenizer(texts, truncation=True, max_length=length)["input_ids"]]
     order = sorted(range(len(texts)), key=lambda i: lengths[i])
-    pieces, aux, tokens = [], 0.0, 0
+    chunks = []
     for start in range(0, len(order), chunk):
         rows = order[start : start + chunk]
-        batch = model.tokenize([texts[i] for i in rows], [tasks[i] for i in rows])
         row_tasks = [tasks[i] for i in rows]
-        expert_ids = model.expert_ids(row_tasks).to(device) if model.config.routing == "sequence" else None
-        out = model(batch["input_ids"].to(device), batch["attention_mask"].to(device), expert_ids)
-        pieces.append(out["embedding"])
-        aux = aux + out["aux_loss"]
-        tokens += int(batch["attention_mask"].sum())
-    embeddings = torch.cat(pieces)[torch.argsort(torch.tensor(order, device=device))]
-    return {"embedding": embeddings, "aux_loss": aux / max(1, len(pieces))}, tokens
+        tokens = model.tokenize([texts[i] for i in rows], row_tasks, max_length=length)
+        chunks.append({
+            "rows": rows, "input_ids": tokens["input_ids"].to(device), "attention_mask": tokens["attention_mask"].to(device),
+            "expert_ids": model.expert_ids(row_tasks).to(device) if model.config.routing == "sequence" else None,
+        })
+    return chunks
+
+
+def _forward_chunk(model: MoTEModel, chunk: dict) -> dict:
+    return model(chunk["input_ids"], chunk["attention_mask"], chunk["expert_ids"])
+
+
+def _assemble(chunks: list[dict], outputs: list[dict], device: torch.device) -> dict:
+    """Chunk outputs back in the texts' order; the load-balancing loss is the mean over chunks."""
+    order = torch.tensor([row for c in chunks for row in c["rows"]], device=device)
+    embeddings = torch.cat([o["embedding"] for o in outputs])[torch.argsort(order)]
+    aux = sum((o["aux_loss"] for o in outputs), torch.zeros((), device=device)) / max(1, len(outputs))
+    return {"embedding": embeddings, "aux_loss": aux}
 
 
 # ----------------------------------------------------------------------------- the trainer
 
 
 def train(config: TrainConfig, output: str | os.PathLike, resume: bool = False, show_progress: bool = True,
-          stop_after: int | None = None) -> dict:
+          stop_after: int | None = None, overwrite: bool = False) -> dict:
     """Train one model; return the summary (also written to ``output/summary.json``).
 
     Args:
@@ -224,10 +338,21 @@ def train(config: TrainConfig, output: str | os.PathLike, resume: bool = False, 
         resume: continue from the newest checkpoint in ``output/checkpoints`` (an error if none).
         show_progress: a tqdm bar with loss and tokens/s.
         stop_after: stop (as if interrupted) after this global step, leaving its checkpoint.
+        overwrite: start afresh in a folder that already holds checkpoints (they are deleted).
+
+    Raises:
+        FileExistsError: ``output`` holds checkpoints, and neither ``resume`` nor ``overwrite`` is set.
     """
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
+    existing = sorted((output / "checkpoints").glob("step-*"))
+    if existing and not (resume or overwrite):
+        raise FileExistsError(f"{output} already holds checkpoints ({existing[-1].name}); continue it with "
+                              "resume=True (--resume) or start afresh with overwrite=True (--overwrite)")
     device = _device(config.device)
+    if config.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
     autocast = config.bf16 == "on" or (config.bf16 == "auto" and device.type == "cuda")
     _seed_everything(config.seed)
     data = TrainingData(config)
@@ -237,10 +362,14 @@ def train(config: TrainConfig, output: str | os.PathLike, resume: bool = False, 
     sampler = TaskAwareSampler(data.sizes, config.batch_size, config.seed, config.task_weights, config.ta_cl)
     start = 0
     if resume:
-        start = _restore(output, model, optimizer, scheduler, sampler)
+        start = _restore(output, model, optimizer, scheduler, sampler, config)
     else:
-        shutil.rmtree(output / "checkpoints", ignore_errors=True)
-        (output / "train_log.jsonl").unlink(missing_ok=True)
+        for stale in ("checkpoints", "model"):
+            shutil.rmtree(output / stale, ignore_errors=True)
+        for stale in ("train_log.jsonl", "summary.json"):
+            (output / stale).unlink(missing_ok=True)
+    for leftover in (output / "checkpoints").glob(".tmp-*"):  # from a save that was killed
+        shutil.rmtree(leftover)
     _write_json(output / "train_config.json", asdict(config))
 
     steps = range(start + 1, config.steps + 1)
@@ -250,7 +379,7 @@ def train(config: TrainConfig, output: str | os.PathLike, resume: bool = False, 
 
         progress = tqdm(total=config.steps, initial=start, desc=f"train {config.variant}", unit="step")
     log = open(output / "train_log.jsonl", "a", encoding="utf-8")
-    started, last = time.perf_counter(), {}
+    started = time.perf_counter()
     try:
         for step in steps:
             last = _one_step(step, model, data, sampler, optimizer, scheduler, config, device, autocast, output)
@@ -259,18 +388,24 @@ def train(config: TrainConfig, output: str | os.PathLike, resume: bool = False, 
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{last['tokens_per_s']:.0f}")
-            if step % config.checkpoint_every == 0 or step == config.steps:
-                _save_checkpoint(output, step, model, optimizer, scheduler, sampler, config.keep_last)
-            if stop_after is not None and step >= stop_after:
+            stopping = stop_after is not None and step >= stop_after
+            if step % config.checkpoint_every == 0 or step == config.steps or stopping:
+                _save_checkpoint(output, step, model, optimizer, scheduler, sampler, config)
+            if stopping:
                 return {"stopped_at": step}
     finally:
         log.close()
         if progress is not None:
             progress.close()
     model.save_pretrained(output / "model")
+    log_entries = _read_log(output / "train_log.jsonl")
     summary = {
         "variant": config.variant, "profile": config.profile, "seed": config.seed, "steps": config.steps,
-        "final_loss": last.get("loss"), "wall_time_s": round(time.perf_counter() - started, 1),
+        "final_loss": log_entries[-1]["loss"],
+        "mean_loss_last_10_steps": sum(e["loss"] for e in log_entries[-10:]) / len(log_entries[-10:]),
+        # Step times summed over the whole run, resumed parts included; this session's wall time beside it.
+        "train_seconds": round(sum(e["seconds"] for e in log_entries), 1),
+        "wall_time_s": round(time.perf_counter() - started, 1),
         "device": str(device), "bf16": autocast, "parameters": model.parameter_counts(),
     }
     _write_json(output / "summary.json", summary)
@@ -280,15 +415,22 @@ def train(config: TrainConfig, output: str | os.PathLike, resume: bool = False, 
 def _one_step(step, model, data, sampler, optimizer, scheduler, config, device, autocast, output) -> dict:
     began = time.perf_counter()
     batch = data.batch(sampler.next_batch().examples, config)
-    result = contrastive_step(model, batch, device, autocast)
+    step_fn = grad_cache_step if config.grad_cache else contrastive_step
+    result = step_fn(model, batch, device, autocast, config.embed_chunk, config.max_seq_length)
     if not torch.isfinite(result["loss"]):
         raise TrainingDiverged(
             f"loss is {result['loss'].item()} at step {step}; nothing was updated. The last good "
             f"checkpoint is in {output / 'checkpoints'} (resume with --resume, e.g. at a lower learning rate)"
         )
     lr = scheduler.get_last_lr()[0]  # the rate this step uses
-    result["loss"].backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+    if not config.grad_cache:  # grad_cache_step has already backpropagated
+        result["loss"].backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+    if not torch.isfinite(grad_norm):
+        raise TrainingDiverged(
+            f"gradient norm is {grad_norm.item()} at step {step} (loss {result['loss'].item():.4f}); nothing was "
+            f"updated. The last good checkpoint is in {output / 'checkpoints'}"
+        )
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
@@ -299,7 +441,7 @@ def _one_step(step, model, data, sampler, optimizer, scheduler, config, device, 
         per_task[task] = sum(values) / len(values)
     return {
         "step": step, "loss": result["loss"].item(), "task_loss": per_task, "aux_loss": result["aux"].item(),
-        "lr": lr, "tokens": result["tokens"], "seconds": round(seconds, 4),
+        "lr": lr, "grad_norm": grad_norm.item(), "tokens": result["tokens"], "seconds": round(seconds, 4),
         "tokens_per_s": result["tokens"] / seconds,
     }
 
@@ -338,7 +480,11 @@ def _scheduler(optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.Lambd
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def _save_checkpoint(output: Path, step: int, model, optimizer, scheduler, sampler, keep_last: int) -> Path:
+# Settings that may change between an interrupted run and its resumption; any other change is refused.
+RESUMABLE_CHANGES = frozenset({"device", "checkpoint_every", "keep_last", "profile", "bf16"})
+
+
+def _save_checkpoint(output: Path, step: int, model, optimizer, scheduler, sampler, config: TrainConfig) -> Path:
     """Write checkpoints/step-NNNNNN atomically (temporary folder, then rename); keep the newest few."""
     folder = output / "checkpoints"
     folder.mkdir(exist_ok=True)
@@ -348,26 +494,31 @@ def _save_checkpoint(output: Path, step: int, model, optimizer, scheduler, sampl
     tmp.mkdir()
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "torch_rng": torch.get_rng_state(), "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                "numpy_rng": np.random.get_state(), "python_rng": random.getstate(), "step": step}, tmp / "trainer_state.pt")
+                "numpy_rng": np.random.get_state(), "python_rng": random.getstate(), "step": step,
+                "config": asdict(config)}, tmp / "trainer_state.pt")
     _write_json(tmp / "sampler_state.json", sampler.state_dict())
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
-    for old in sorted(folder.glob("step-*"))[:-keep_last]:
+    for old in sorted(folder.glob("step-*"))[: -config.keep_last]:
         shutil.rmtree(old)
     return final
 
 
-def _restore(output: Path, model, optimizer, scheduler, sampler) -> int:
+def _restore(output: Path, model, optimizer, scheduler, sampler, config: TrainConfig) -> int:
     checkpoints = sorted((output / "checkpoints").glob("step-*"))
     if not checkpoints:
         raise FileNotFoundError(f"--resume: no checkpoint in {output / 'checkpoints'}")
     latest = checkpoints[-1]
-    state = torch.load(latest / "trainer_state.pt", weights_only=False)
+    state = torch.load(latest / "trainer_state.pt", map_location="cpu", weights_only=False)
+    changed = sorted(k for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES and state["config"].get(k) != v)
+    if changed:
+        raise ValueError(f"cannot resume {latest}: the run's settings changed in {changed}; "
+                         "resume with the settings it was started with (train_config.json)")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
-    if state["cuda_rng"]:
+    if state["cuda_rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
     np.random.set_state(state["numpy_rng"])
     random.setstate(state["python_rng"])
@@ -376,11 +527,21 @@ def _restore(output: Path, model, optimizer, scheduler, sampler) -> int:
     return state["step"]
 
 
+def _read_log(path: Path) -> list[dict]:
+    """The step log's entries; a last line cut short by a crash is left out."""
+    entries = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # only a partial line, written when the process died, can fail to parse
+    return entries
+
+
 def _truncate_log(path: Path, step: int) -> None:
-    """Keep the log lines up to the checkpoint's step (steps after it are trained again)."""
-    if path.exists():
-        lines = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-        path.write_text("".join(line + "\n" for line in lines))
+    """Keep the log entries up to the checkpoint's step (steps after it are trained again)."""
+    kept = [entry for entry in _read_log(path) if entry["step"] <= step]
+    path.write_text("".join(json.dumps(entry) + "\n" for entry in kept))
 
 
 def _write_json(path: Path, payload) -> None:
@@ -410,17 +571,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", help="folder holding train/ (default: the shipped data/)")
     parser.add_argument("--max-examples-per-dataset", type=int)
     parser.add_argument("--checkpoint-every", type=int)
+    parser.add_argument("--keep-last", type=int)
+    parser.add_argument("--max-seq-length", type=int)
+    parser.add_argument("--training-data", choices=["shipped", "hub", "auto"])
+    parser.add_argument("--grad-cache", action="store_true", help="GradCache: same gradients, one chunk's activation memory")
+    parser.add_argument("--embed-chunk", type=int)
+    parser.add_argument("--overwrite", action="store_true", help="start afresh in a folder that holds checkpoints")
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in {
         "variant": args.variant, "base_model": args.base_model, "steps": args.steps, "batch_size": args.batch_size,
         "lr": args.lr, "seed": args.seed, "device": args.device, "bf16": args.bf16, "data_root": args.data_root,
         "max_examples_per_dataset": args.max_examples_per_dataset, "checkpoint_every": args.checkpoint_every,
+        "keep_last": args.keep_last, "max_seq_length": args.max_seq_length, "training_data": args.training_data,
+        "embed_chunk": args.embed_chunk,
     }.items() if v is not None}
     if args.layers:
         overrides["layers"] = args.layers if args.layers in ("every", "every_other") else [int(i) for i in args.layers.split(",")]
     if args.no_ta_cl:
         overrides["ta_cl"] = False
-    summary = train(TrainConfig.from_profile(args.profile, **overrides), args.output, resume=args.resume)
+    if args.grad_cache:
+        overrides["grad_cache"] = True
+    summary = train(TrainConfig.from_profile(args.profile, **overrides), args.output, resume=args.resume, overwrite=args.overwrite)
     print(json.dumps(summary, indent=2))
     return 0
 

