@@ -168,19 +168,18 @@ class ExpertBank(nn.Module):
             nn.init.normal_(self.router.weight, std=0.02)
         self.last_router_logits: torch.Tensor | None = None
 
-    def forward(self, h: torch.Tensor, route: Route | None, token_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return the layer output and its auxiliary (load-balancing) loss, zero unless token-routed."""
-        zero = h.new_zeros(())
+    def forward(self, h: torch.Tensor, route: Route | None, token_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return the layer output and its auxiliary (load-balancing) loss; None unless token-routed."""
         if self.router is not None:
             return self._token_routed(h, token_mask)
         if len(self.experts) == 1 or route is None:
-            return self.experts[0](h), zero
+            return self.experts[0](h), None
         if route.single is not None:
-            return self.experts[route.single](h), zero
+            return self.experts[route.single](h), None
         out = torch.empty_like(h)
         for expert, rows in route.groups:
             out.index_copy_(0, rows, self.experts[expert](h.index_select(0, rows)))
-        return out, zero
+        return out, None
 
     def _token_routed(self, h: torch.Tensor, token_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.router(h)  # (batch, seq, experts)
@@ -394,8 +393,10 @@ class MoTEModel(nn.Module):
         hidden_states, aux_loss = [h], h.new_zeros(())
         for attention, block in zip(self.attention, self.blocks):
             h, aux = block(attention(h, mask, position_bias), route, attention_mask)
-            aux_loss = aux_loss + aux
-            hidden_states.append(h)
+            if aux is not None:
+                aux_loss = aux_loss + aux
+            if output_hidden_states:
+                hidden_states.append(h)
         out = {"embedding": mean_pool(h, attention_mask, self.config.normalize), "aux_loss": aux_loss}
         if output_hidden_states:
             out["hidden_states"] = hidden_states

@@ -627,11 +627,15 @@ def drop_eval_overlap(b: Build) -> dict[tuple[str, str], int]:
     return dropped
 
 
+def _digest(folder: Path) -> str:
+    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+    return hashlib.sha256(b"".join(p.relative_to(folder).as_posix().encode() + p.read_bytes() for p in files)).hexdigest()
+
+
 def write_all(b: Build, out: Path) -> None:
+    eval_before = _digest(out / "eval")
     for sub in ("train", "eval"):
         shutil.rmtree(out / sub, ignore_errors=True)
-    # A cost measured on the old files no longer holds: `make data` measures again.
-    (out / "eval_cost.json").unlink(missing_ok=True)
     for (task, name), entry in sorted(b.train.items()):
         write_jsonl_gz(out / "train" / task / f"{name}.jsonl.gz", entry["examples"])
         if entry["labels"] is not None:
@@ -642,6 +646,9 @@ def write_all(b: Build, out: Path) -> None:
         (folder / "task.json").write_text(json.dumps({"eval_splits": ["test"], **meta}, indent=2, ensure_ascii=False) + "\n")
         for part, records in sorted(files.items()):
             write_jsonl_gz(folder / f"{part}.jsonl.gz", records)
+    if _digest(out / "eval") != eval_before:
+        # A cost measured on other evaluation files no longer holds: `make data` measures again.
+        (out / "eval_cost.json").unlink(missing_ok=True)
     manifest = {
         "held_out_fractions": EVAL_FRACTION,
         "sources": dict(sorted(b.sources.items())),
