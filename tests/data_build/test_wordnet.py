@@ -151,21 +151,18 @@ def test_lexnames_file_takes_precedence(tmp_path):
     assert records["n02084071"]["lexname"] == "custom.5"
 
 
-def test_malformed_line_names_file_and_line(tmp_path):
+@pytest.mark.parametrize(
+    "bad_line, message",
+    [
+        ("00001740 02 r 01 a_cappella 0 000 without a gloss separator\n", r"data\.adv:3: no ' \| ' gloss separator"),
+        ("00001740 02 r 09 a_cappella 0 000 | without musical accompaniment\n", r"data\.adv:3: fewer words than the word count 9"),
+    ],
+)
+def test_malformed_line_names_file_and_line(tmp_path, bad_line, message):
     shutil.copytree(WORDNET, tmp_path / "wn")
     path = tmp_path / "wn" / "data.adv"
     lines = path.read_text().splitlines(keepends=True)
-    lines[2] = "00001740 02 r 01 a_cappella 0 000 without a gloss separator\n"
+    lines[2] = bad_line
     path.write_text("".join(lines))
-    with pytest.raises(WordNetFormatError, match=r"data\.adv:3: no ' \| ' gloss separator"):
-        read_wordnet(tmp_path / "wn")
-
-
-def test_word_count_beyond_fields_is_an_error(tmp_path):
-    shutil.copytree(WORDNET, tmp_path / "wn")
-    path = tmp_path / "wn" / "data.adv"
-    lines = path.read_text().splitlines(keepends=True)
-    lines[2] = "00001740 02 r 09 a_cappella 0 000 | without musical accompaniment\n"
-    path.write_text("".join(lines))
-    with pytest.raises(WordNetFormatError, match=r"data\.adv:3: fewer words than the word count 9"):
+    with pytest.raises(WordNetFormatError, match=message):
         read_wordnet(tmp_path / "wn")
