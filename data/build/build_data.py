@@ -2,7 +2,7 @@
 
     python data/build/build_data.py            # (or: make data) fetch, parse, split, write
 
-Downloads go to data/build/.scratch (ignored); nothing is installed on the system. The output is
+Downloads go to .cache/data-build-scratch (ignored); nothing is installed on the system. The output is
 deterministic: sorted inputs, seeded sampling, hashed splits and gzip files with no timestamp, so
 re-running on the same package versions gives byte-identical files.
 

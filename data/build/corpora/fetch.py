@@ -16,7 +16,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-SCRATCH = Path(os.environ.get("MOTE_DATA_SCRATCH", Path(__file__).resolve().parents[1] / ".scratch"))
+# Downloads are a cache: they live with the project's other caches, not beside the shipped data.
+SCRATCH = Path(os.environ.get("MOTE_DATA_SCRATCH", Path(__file__).resolve().parents[3] / ".cache" / "data-build-scratch"))
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> str:
