@@ -132,7 +132,9 @@ class Expert(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         a = self.attention_norm(h)
-        return self.output_norm(self.dropout(self.down(self.act(self.up(a)))) + a)
+        # In-place residual add: saves an allocation per layer; linear and dropout do not need their
+        # outputs for backward, so autograd allows it.
+        return self.output_norm(self.dropout(self.down(self.act(self.up(a)))).add_(a))
 
 
 @dataclass
@@ -227,7 +229,7 @@ class BertAttentionBlock(nn.Module):
 
     def forward(self, h: torch.Tensor, mask: torch.Tensor | None, position_bias: torch.Tensor | None) -> torch.Tensor:
         attended = self.attention(h, attention_mask=mask)[0]
-        return h + self.dropout(self.projection(attended))
+        return self.dropout(self.projection(attended)).add_(h)
 
 
 class MPNetAttentionBlock(nn.Module):
