@@ -45,3 +45,8 @@ def project_environment(cache: Path | None = None) -> dict[str, str]:
         "IPYTHONDIR": str(cache / "ipython"),
         "TOKENIZERS_PARALLELISM": "false",
     }
+
+
+def runs_dir() -> Path:
+    """Trained models, embeddings and results: ``$MOTE_RUNS`` if set, else ``<project>/runs`` (ignored by git)."""
+    return Path(os.environ.get("MOTE_RUNS", PROJECT_ROOT / "runs"))

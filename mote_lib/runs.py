@@ -1,0 +1,69 @@
+"""Trained models cached by configuration: train once, reuse everywhere (notebooks, CLI, tests).
+
+A run lives in ``runs/models/<variant>-<profile>-s<seed>-<hash>/``, where ``hash`` is a digest of
+every ``TrainConfig`` field that changes the trained weights. Asking for the same configuration
+again returns the finished run; an interrupted one is resumed from its newest checkpoint.
+
+Example:
+    >>> from mote_lib.runs import trained_model
+    >>> from mote_lib.train import TrainConfig
+    >>> folder = trained_model(TrainConfig.from_profile("smoke", variant="mote"))  # trains once
+    >>> folder.name.startswith("mote-smoke-s0-")
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import MISSING, asdict, fields
+from pathlib import Path
+
+from mote_lib.paths import runs_dir
+
+# Fields that do not change the weights a run ends with (where it runs, how often it saves, its label).
+NON_WEIGHT_FIELDS = frozenset({"device", "checkpoint_every", "keep_last", "profile"})
+
+
+def config_hash(config) -> str:
+    """A 12-hex-digit digest of the fields of ``config`` that determine the trained weights.
+
+    Only fields that differ from the dataclass defaults enter the digest, so adding a new option
+    whose default keeps the old behaviour leaves every existing run's key (and cache) valid.
+    """
+    defaults = {f.name: _default(f) for f in fields(config)}
+    settings = {k: v for k, v in asdict(config).items() if k not in NON_WEIGHT_FIELDS and v != defaults[k]}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _default(f):
+    return f.default_factory() if f.default_factory is not MISSING else f.default
+
+
+def run_dir(config, root: str | Path | None = None) -> Path:
+    """Where the run of ``config`` lives (whether or not it exists yet)."""
+    name = f"{config.variant}-{config.profile}-s{config.seed}-{config_hash(config)}"
+    return Path(root or runs_dir()) / "models" / name
+
+
+def trained_model(config, root: str | Path | None = None, show_progress: bool = True) -> Path:
+    """The folder of the finished model trained with ``config``: trained now if it is not there yet.
+
+    Returns:
+        The run folder; the model is in its ``model/`` subfolder, the training log and summary beside it.
+    """
+    from mote_lib.train import train
+
+    folder = run_dir(config, root)
+    if (folder / "summary.json").is_file() and (folder / "model" / "model.safetensors").is_file():
+        return folder
+    resume = any((folder / "checkpoints").glob("step-*"))
+    train(config, folder, resume=resume, show_progress=show_progress)
+    return folder
+
+
+def load_trained(config, root: str | Path | None = None, show_progress: bool = True):
+    """The ``MoTEModel`` trained with ``config`` (trained first if needed)."""
+    from mote_lib.model import MoTEModel
+
+    return MoTEModel.from_pretrained(trained_model(config, root, show_progress) / "model")
