@@ -1,0 +1,202 @@
+"""The shipped evaluation suite as mteb tasks, and the real MTEB task lists by name.
+
+Every task under ``data/eval/`` becomes an mteb task of its real type, scored by mteb's own
+evaluators (nothing is re-implemented here):
+
+    Retrieval           AbsTaskRetrieval                   (no ``top_ranked``)
+    Reranking           AbsTaskRetrieval, type "Reranking" (``top_ranked`` = the candidate lists)
+    Classification      AbsTaskClassification              (logistic regression on the embeddings)
+    Clustering          AbsTaskClustering                  (mini-batch k-means, v-measure)
+    STS                 AbsTaskSTS                         (Spearman of cosine vs human score)
+    PairClassification  AbsTaskPairClassification          (average precision at the best threshold)
+
+Evaluator options, set deliberately (``EVALUATOR_SETTINGS``; ours where mteb's defaults do not fit
+data this small):
+
+* Classification: ``samples_per_label=32``, ``n_experiments=10``. mteb's default (8 per label) on our
+  7-label DebtagsUseClassification would fit each classifier on 56 texts; 32 per label uses most of
+  the training split (Brown has 40 per genre) while still drawing 10 different training sets.
+* Clustering: every document is embedded (``max_fraction_of_documents_to_embed=None``; mteb's
+  default embeds 4%) and each of the 10 bootstrap draws resamples as many documents as the task has
+  (``max_documents_per_cluster`` = the task's size; mteb's default of 16,384 would draw 16x over).
+
+Example:
+    >>> from mote_lib.mteb_tasks import offline_tasks
+    >>> [t.metadata.name for t in offline_tasks(["FaqRetrieval", "LeeDocumentSTS"])]
+    ['FaqRetrieval', 'LeeDocumentSTS']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mote_lib.data import data_dir, list_eval_tasks, load_eval_task
+
+EVALUATOR_SETTINGS = {
+    "Classification": {"samples_per_label": 32, "n_experiments": 10},
+    "Clustering": {"max_fraction_of_documents_to_embed": None, "max_documents_per_cluster": "task size", "n_clusters": 10},
+}
+
+# The classic English MTEB (56 datasets over 7 task types), the paper's scope.
+MTEB_EN_BENCHMARK = "MTEB(eng, v1)"
+# ours: a quick GPU run, one to three small datasets per task type of MTEB(eng, v1).
+MTEB_LITE = (
+    "Banking77Classification", "EmotionClassification", "ImdbClassification",
+    "TwentyNewsgroupsClustering", "BiorxivClusteringS2S",
+    "SprintDuplicateQuestions", "TwitterSemEval2015",
+    "AskUbuntuDupQuestions", "SciDocsRR",
+    "SciFact", "NFCorpus", "ArguAna",
+    "STSBenchmark", "SICK-R", "BIOSSES",
+    "SummEval",
+)
+SUITES = ("offline", "mteb-lite", "mteb-en")
+
+
+def offline_tasks(names: list[str] | None = None, root: str | Path | None = None) -> list:
+    """The shipped evaluation tasks (all, or ``names``) as mteb task objects, data loaded lazily.
+
+    Raises:
+        ValueError: an unknown task name (the message lists the valid ones).
+    """
+    available = list_eval_tasks(root)
+    names = available if names is None else list(names)
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise ValueError(f"unknown offline task(s) {unknown}; valid: {available}")
+    return [_make_task(name, root) for name in names]
+
+
+def mteb_tasks(suite: str, root: str | Path | None = None) -> list:
+    """The tasks of a suite: ``offline`` (shipped data), ``mteb-lite`` or ``mteb-en`` (real MTEB, hub data).
+
+    The real suites resolve from mteb's metadata, which needs no network; running them downloads
+    their data from the hub.
+    """
+    import mteb
+
+    if suite == "offline":
+        return offline_tasks(root=root)
+    if suite == "mteb-lite":
+        return list(mteb.get_tasks(tasks=list(MTEB_LITE), languages=["eng"]))
+    if suite == "mteb-en":
+        return list(mteb.get_benchmark(MTEB_EN_BENCHMARK).tasks)
+    raise ValueError(f"unknown suite {suite!r}; valid: {list(SUITES)}")
+
+
+# ----------------------------------------------------------------------------- building the classes
+
+_DOMAINS = None  # mteb's fixed list of task domains, read once
+
+
+def _metadata(meta: dict, root: Path):
+    from mteb.abstasks.task_metadata import TaskMetadata
+
+    return TaskMetadata(
+        name=meta["name"],
+        description=f"{meta['description']} Source: {meta['source']}. Labels: {meta['labels']}.",
+        # Local data: the path names the shipped folder, the revision the mote_lib version that built it.
+        dataset={"path": str(root / "eval" / meta["name"]), "revision": "shipped"},
+        type=meta["type"],
+        category="t2t",
+        modalities=["text"],
+        eval_splits=meta.get("eval_splits", ["test"]),
+        eval_langs=["eng-Latn"],
+        main_score=meta["main_score"],
+        domains=[d for d in meta.get("domains", []) if d in _known_domains()] or None,
+        license="not specified",
+        reference=None,
+        date=None,
+        task_subtypes=None,
+        annotations_creators="derived",
+        dialect=None,
+        sample_creation="found",
+        bibtex_citation="",
+    )
+
+
+def _known_domains() -> set[str]:
+    global _DOMAINS
+    if _DOMAINS is None:
+        from typing import get_args
+
+        from mteb.abstasks.task_metadata import TaskDomain
+
+        _DOMAINS = set(get_args(TaskDomain))
+    return _DOMAINS
+
+
+def _make_task(name: str, root: str | Path | None):
+    from mteb.abstasks.classification import AbsTaskClassification
+    from mteb.abstasks.clustering import AbsTaskClustering
+    from mteb.abstasks.pair_classification import AbsTaskPairClassification
+    from mteb.abstasks.retrieval import AbsTaskRetrieval
+    from mteb.abstasks.sts import AbsTaskSTS
+
+    root = Path(root or data_dir())
+    meta = load_eval_task_metadata(name, root)
+    base = {
+        "Retrieval": AbsTaskRetrieval, "Reranking": AbsTaskRetrieval, "Classification": AbsTaskClassification,
+        "Clustering": AbsTaskClustering, "STS": AbsTaskSTS, "PairClassification": AbsTaskPairClassification,
+    }[meta["type"]]
+    attributes = {"metadata": _metadata(meta, root), "load_data": _load_data, "_data_root": root}
+    if meta["type"] == "Classification":
+        attributes.update(EVALUATOR_SETTINGS["Classification"])
+    if meta["type"] == "Clustering":
+        attributes.update(max_fraction_of_documents_to_embed=None, n_clusters=EVALUATOR_SETTINGS["Clustering"]["n_clusters"])
+    if meta["type"] == "STS":
+        # Our similarity scores are on a 0-1 scale (data/README.md); mteb rescales by these bounds.
+        attributes.update(min_score=0, max_score=1)
+    return type(name, (base,), attributes)()
+
+
+def load_eval_task_metadata(name: str, root: Path) -> dict:
+    import json
+
+    return json.loads((root / "eval" / name / "task.json").read_text())
+
+
+def _load_data(self, num_proc: int | None = None, **kwargs) -> None:
+    """Fill ``self.dataset`` from the shipped files in the shape mteb's task type expects."""
+    from datasets import DatasetDict
+
+    if self.data_loaded:
+        return
+    task = load_eval_task(self.metadata.name, self._data_root)
+    split = self.metadata.eval_splits[0]
+    parts = task.splits[split]
+    kind = self.metadata.type
+    if kind in ("Retrieval", "Reranking"):
+        self.dataset = {"default": {split: _retrieval_split(parts)}}
+    elif kind == "Classification":
+        self.dataset = DatasetDict(train=parts["train"], **{split: parts["test"]})
+    elif kind == "Clustering":
+        data = parts["data"].rename_columns({"text": "sentences", "label": "labels"})
+        self.max_documents_per_cluster = len(data)
+        self.dataset = DatasetDict({split: data})
+    elif kind == "PairClassification":
+        self.dataset = DatasetDict({split: parts["data"].rename_column("label", "labels")})
+    else:  # STS
+        self.dataset = DatasetDict({split: parts["data"]})
+    self.data_loaded = True
+
+
+def _retrieval_split(parts: dict) -> dict:
+    from collections import defaultdict
+
+    from datasets import Dataset
+
+    relevant: dict[str, dict[str, int]] = defaultdict(dict)
+    for query_id, corpus_id, score in zip(parts["qrels"]["query_id"], parts["qrels"]["corpus_id"], parts["qrels"]["score"]):
+        relevant[query_id][corpus_id] = int(score)
+    corpus = parts["corpus"]
+    if "title" not in corpus.column_names:
+        corpus = corpus.add_column("title", [""] * len(corpus))
+    top_ranked = None
+    if "top_ranked" in parts:
+        top_ranked = dict(zip(parts["top_ranked"]["query_id"], parts["top_ranked"]["corpus_ids"]))
+    return {
+        "corpus": corpus.select_columns(["id", "title", "text"]),
+        "queries": Dataset.from_dict({"id": parts["queries"]["id"], "text": parts["queries"]["text"]}),
+        "relevant_docs": dict(relevant),
+        "top_ranked": top_ranked,
+    }
