@@ -374,8 +374,13 @@ class MoTEModel(nn.Module):
         return torch.tensor([self.expert_index[self.config.task_to_expert[t]] for t in tasks])
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, expert_ids: torch.Tensor | None = None,
-                output_hidden_states: bool = False) -> dict[str, torch.Tensor]:
+                output_hidden_states: bool = False, inputs_embeds: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Embed a tokenised batch.
+
+        ``inputs_embeds`` (batch, seq, hidden), if given, replaces the word-embedding lookup of
+        ``input_ids`` (positions, token types and the embedding LayerNorm still apply; ``input_ids``
+        still give the shape and MPNet's positions): sensitivity analyses perturb or differentiate
+        the model with respect to the token embeddings (``mote_lib.sensitivity``).
 
         Returns:
             ``embedding`` (batch, hidden): mean-pooled (and L2-normalised if configured);
@@ -389,7 +394,7 @@ class MoTEModel(nn.Module):
         if expert_ids is not None and tuple(expert_ids.shape) != (input_ids.shape[0],):
             raise ValueError(f"expert_ids has shape {tuple(expert_ids.shape)}; expected one id per input, ({input_ids.shape[0]},)")
         route = Route.from_expert_ids(expert_ids.to(input_ids.device)) if self.config.routing == "sequence" else None
-        h = self.embeddings(input_ids=input_ids)
+        h = self.embeddings(input_ids=input_ids, inputs_embeds=inputs_embeds)
         mask = create_bidirectional_mask(config=self.backbone_config, inputs_embeds=h, attention_mask=attention_mask)
         position_bias = self.position_bias(h) if self.position_bias is not None else None
         hidden_states, aux_loss = [h], h.new_zeros(())

@@ -233,3 +233,17 @@ def test_mote_from_minilm_equals_sentence_transformers_at_initialisation():
     for task in TASKS:
         expected = reference.encode([model.config.instructions[task] + t for t in TEXTS], convert_to_tensor=True)
         torch.testing.assert_close(model.encode(TEXTS, task=task, convert_to_numpy=False), expected, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("family", ["bert", "mpnet"])
+def test_inputs_embeds_replace_the_word_embedding_lookup(family, tokenizer):
+    model, _ = tiny_model("mote", family, tokenizer)
+    batch = model.tokenize(TEXTS, TASKS)  # padded rows: MPNet's positions still come from input_ids
+    ids, mask, experts = batch["input_ids"], batch["attention_mask"], model.expert_ids(TASKS)
+    words = model.embeddings.word_embeddings(ids).detach()
+    with torch.no_grad():
+        looked_up = model(ids, mask, experts)["embedding"]
+        injected = model(ids, mask, experts, inputs_embeds=words)["embedding"]
+        nudged = model(ids, mask, experts, inputs_embeds=words + 0.1)["embedding"]
+    torch.testing.assert_close(injected, looked_up)
+    assert not torch.allclose(nudged, looked_up)
