@@ -97,8 +97,13 @@ class MoTEConfig:
 
     @property
     def experts(self) -> list[str]:
-        """Expert names in order of first appearance in ``task_to_expert``."""
-        return list(dict.fromkeys(self.task_to_expert.values()))
+        """Expert names, sorted: expert ``i`` of every bank (and of its saved weights) is ``experts[i]``.
+
+        Sorted rather than in ``task_to_expert``'s order, because that order is not kept by a JSON
+        round trip that sorts keys (``save_pretrained`` does): the index of an expert must depend
+        only on the set of names.
+        """
+        return sorted(set(self.task_to_expert.values()))
 
     @property
     def tasks(self) -> list[str]:

@@ -201,10 +201,15 @@ def test_encode_keeps_input_order_across_length_sorted_batches(tokenizer):
 
 
 @pytest.mark.parametrize("family", ["bert", "mpnet"])
-def test_save_and_load_round_trip(tmp_path, tokenizer, family):
-    model, _ = tiny_model("mote-tlr", family=family, tokenizer=tokenizer)
+@pytest.mark.parametrize("variant", ["mote", "mote-tlr"])
+def test_save_and_load_round_trip(tmp_path, tokenizer, family, variant):
+    # Tasks not in alphabetical order, every expert different: a load that put experts in other
+    # slots than they were saved from would route tasks to the wrong weights.
+    order = {"search_query": "sq", "classification": "cl", "search_document": "sd", "clustering": "cu"}
+    model, _ = tiny_model(variant, family=family, tokenizer=tokenizer, task_to_expert=order)
     with torch.no_grad():
-        model.blocks[1].experts[2].up.weight.add_(0.1)
+        for i, expert in enumerate(model.blocks[1].experts):
+            expert.up.weight.add_(0.05 * (i + 1))
     path = model.save_pretrained(tmp_path / "saved")
     assert sorted(p.name for p in path.iterdir())[:2] == ["config.json", "model.safetensors"]
     loaded = MoTEModel.from_pretrained(path)
