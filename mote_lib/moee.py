@@ -288,6 +288,12 @@ class MoEELM:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    def fingerprint(self) -> str:
+        """A digest of the weights and every setting that changes HS or RW (results are stored under it)."""
+        settings = {"prompt": self.prompt, "router_scores": self.router_scores, "max_length": self.max_length,
+                    "router_source": self.router_source}
+        return _digest(self.model, settings)
+
     def with_prompt(self, prompt: str) -> MoEELM:
         """The same model (shared, not copied) with another prompt."""
         other = copy.copy(self)
@@ -330,6 +336,24 @@ class MoEELM:
         per_layer = [layer.reshape(mask.shape[0], mask.shape[1], -1)[rows, last] for layer in logits]
         rw = score_router_logits(torch.cat(per_layer, dim=-1).reshape(len(rows), len(per_layer), -1), self.router_scores)
         return hs.cpu().numpy(), rw.reshape(len(rows), -1).cpu().numpy()
+
+
+def _digest(model: nn.Module, settings: dict) -> str:
+    """16 hex digits of sha256 over the settings, the model's config and every tensor's bytes (computed once per model)."""
+    import hashlib
+    import json
+
+    weights = getattr(model, "_moee_weights_digest", None)
+    if weights is None:
+        digest = hashlib.sha256(model.config.to_json_string().encode() if hasattr(model.config, "to_json_string")
+                                else json.dumps(str(model.config)).encode())
+        for name, tensor in sorted(model.state_dict().items()):
+            tensor = tensor.detach().contiguous().cpu()
+            digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        weights = digest.hexdigest()
+        model._moee_weights_digest = weights  # weights are frozen here: hash a 7B model once, not per prompt
+    return hashlib.sha256(json.dumps({"weights": weights, **settings}, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _left_padding(tokenizer):
@@ -421,7 +445,8 @@ class MoTERouterFeatures:
     token does, and mean pooling is how the encoder's own embedding is made (so HS here is the
     MoTE-TLR embedding before normalisation). ``pooling="last"`` takes the last real token instead.
 
-    The MoTE task (hence the instruction) comes from ``task`` (see ``mote_task``).
+    The MoTE task (hence the instruction) comes from ``task``; in mteb, ``mote_lib.evaluate.route_task``
+    picks it from the task type, as for every MoTE model.
 
     Example:
         >>> from mote_lib.model import MoTEConfig, MoTEModel
@@ -440,6 +465,11 @@ class MoTERouterFeatures:
         self.moe_layers = sum(block.router is not None for block in model.blocks)
         self.num_experts = len(model.config.experts)
         self.hidden_size = int(model.backbone_config.hidden_size)
+
+    def fingerprint(self) -> str:
+        """A digest of the weights and the settings (pooling, router scores), as ``MoEELM.fingerprint``."""
+        return _digest(self.model, {"pooling": self.pooling, "router_scores": self.router_scores,
+                                    "max_seq_length": self.model.config.max_seq_length})
 
     def features(self, texts: list[str], task: str | None = None) -> Features:
         if task is None:
@@ -467,18 +497,6 @@ class MoTERouterFeatures:
             return values[torch.arange(len(values), device=values.device), last_token_index(mask)]
         weights = mask.unsqueeze(-1).to(values.dtype)
         return (values * weights).sum(1) / weights.sum(1).clamp(min=1)
-
-
-def mote_task(task_type: str, prompt_type=None) -> str:
-    """The MoTE task for an mteb task: queries and documents by role, clustering as such, the rest as classification.
-
-    The same convention as nomic-embed's task prefixes in mteb (STS, pair classification,
-    summarization use ``classification``).
-    """
-    role = getattr(prompt_type, "value", prompt_type)
-    if role in ("query", "document"):
-        return f"search_{role}"
-    return "clustering" if task_type == "Clustering" else "classification"
 
 
 # ----------------------------------------------------------------------------- embeddings and similarity
@@ -582,14 +600,46 @@ def spread_matched_alpha(features: Features, max_texts: int = 512) -> float:
 # ----------------------------------------------------------------------------- mteb
 
 
+class CachedFeatures:
+    """A feature source that computes each (task, text) once: exact, since a text's features do not
+    depend on its batch-mates. mteb's STS and pair evaluators embed each pair's texts again, and
+    the four methods of one model and prompt share the same features.
+
+    Example:
+        >>> from mote_lib.moee import CachedFeatures, tiny_random_moe
+        >>> source = CachedFeatures(tiny_random_moe())
+        >>> source.features(["a", "b", "a"]).hs.shape, len(source.cache)
+        ((3, 32), 2)
+    """
+
+    def __init__(self, source) -> None:
+        self.source, self.cache = source, {}
+        self.hidden_size, self.batch_size = source.hidden_size, source.batch_size
+        self.layers, self.experts = source.moe_layers, source.num_experts
+
+    def fingerprint(self) -> str:
+        return self.source.fingerprint()
+
+    def features(self, texts: list[str], task: str | None = None) -> Features:
+        missing = list(dict.fromkeys(t for t in texts if (task, t) not in self.cache))
+        if missing:
+            new = self.source.features(missing, task=task)
+            self.cache.update({(task, t): (h, r) for t, h, r in zip(missing, new.hs, new.rw)})
+        rows = [self.cache[(task, t)] for t in texts]
+        hs = np.stack([h for h, _ in rows]) if rows else np.zeros((0, self.hidden_size), np.float32)
+        rw = np.stack([r for _, r in rows]) if rows else np.zeros((0, self.layers * self.experts), np.float32)
+        return Features(hs=hs, rw=rw, layers=self.layers, experts=self.experts)
+
+
 def _abs_encoder():
+    from mote_lib import evaluate  # noqa: F401  (sets the offline, in-project caches before mteb is imported)
     from mteb.models.abs_encoder import AbsEncoder
 
     return AbsEncoder
 
 
 class MoEEEncoder(_abs_encoder()):
-    """An mteb encoder over a ``MoEELM`` or ``MoTERouterFeatures``, for one method.
+    """An mteb encoder over a ``MoEELM`` or ``MoTERouterFeatures`` (or a ``CachedFeatures`` of one), for one method.
 
     Every method returns unit-norm vectors whose cosine is the method's similarity (see
     ``moee_embedding``), so mteb's cosine-based scores (STS Spearman, pair classification, k-means
@@ -597,41 +647,54 @@ class MoEEEncoder(_abs_encoder()):
     ``sum`` return cos(HS) + alpha cos(RW) itself.
 
     Args:
-        source: anything with ``features(texts, task=...) -> Features`` and ``hidden_size``.
+        source: anything with ``features(texts, task=...) -> Features``, ``hidden_size``,
+            ``batch_size`` and ``fingerprint()``.
         method: ``hs``, ``rw``, ``concat`` or ``sum``.
         alpha: a number (default 1.0, as the public code) or ``"auto"`` (``spread_matched_alpha``,
             computed on the texts of a task's first ``encode`` call, then kept for the task, so that
             queries and documents of a retrieval task share it).
-        name: the mteb model name (must contain "/"); results are cached under it, so give each
-            model, prompt and method its own.
+        name: the mteb model name (``mote-lab/`` is prepended when it has no "/").
+        other_task: the MoTE task of STS, pair classification and summarization inputs (MoTE-TLR
+            only; see ``mote_lib.evaluate.route_task``; a language model ignores tasks).
+
+    The mteb ``revision`` is a digest of the source's weights and settings, the method and alpha,
+    so stored results (``mote_lib.evaluate``) are never reused across a change.
 
     Example:
         >>> from mote_lib.moee import MoEEEncoder, tiny_random_moe
-        >>> encoder = MoEEEncoder(tiny_random_moe(), method="sum", name="mote-lab/tiny-moee-sum")
+        >>> encoder = MoEEEncoder(tiny_random_moe(), method="sum", name="tiny-moee-sum")
         >>> encoder.mteb_model_meta.name
         'mote-lab/tiny-moee-sum'
     """
 
-    def __init__(self, source, method: str = "sum", alpha: float | str = 1.0, name: str = "mote-lab/moee",
-                 revision: str = "0") -> None:
+    def __init__(self, source, method: str = "sum", alpha: float | str = 1.0, name: str = "moee",
+                 other_task: str = "classification") -> None:
+        import hashlib
+
         from mteb.models.model_meta import ModelMeta
 
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; valid: {list(METHODS)}")
         if alpha != "auto" and not (isinstance(alpha, (int, float)) and alpha > 0):
             raise ValueError(f"alpha must be a positive number or 'auto', got {alpha!r}")
-        self.model, self.method, self.alpha = source, method, alpha
+        self.model, self.method, self.alpha, self.other_task = source, method, alpha, other_task
+        self.batch_size = source.batch_size
         self.alphas: dict[str, float] = {}  # task name -> alpha used
+        key = f"{source.fingerprint()}|{method}|{alpha if method == 'sum' else '-'}"
         self.mteb_model_meta = ModelMeta(
-            loader=None, name=name, revision=revision, release_date=None, languages=None, n_parameters=None,
-            memory_usage_mb=None, max_tokens=None, embed_dim=None, license=None, open_weights=None,
-            public_training_code=None, public_training_data=None, framework=["PyTorch"],
+            loader=None, name=name if "/" in name else f"mote-lab/{name}",
+            revision=hashlib.sha256(key.encode()).hexdigest()[:16], release_date=None, languages=None,
+            n_parameters=None, memory_usage_mb=None, max_tokens=None, embed_dim=None, license=None,
+            open_weights=None, public_training_code=None, public_training_data=None, framework=["PyTorch"],
             similarity_fn_name="cosine", use_instructions=False, training_datasets=None,
         )
 
     def encode(self, inputs, *, task_metadata, hf_split: str, hf_subset: str, prompt_type=None, **kwargs) -> np.ndarray:
+        from mote_lib.evaluate import route_task
+
         texts = [text for batch in inputs for text in batch["text"]]
-        features = self.model.features(texts, task=mote_task(task_metadata.type, prompt_type))
+        task = route_task(task_metadata.type, getattr(prompt_type, "value", prompt_type), self.other_task)
+        features = self.model.features(texts, task=task)
         return moee_embedding(features, self.method, self.task_alpha(task_metadata.name, features))
 
     def task_alpha(self, task_name: str, features: Features) -> float:
@@ -651,3 +714,134 @@ class MoEEEncoder(_abs_encoder()):
         if self.method == "sum":
             return torch.from_numpy(sum_similarity_from_embeddings(embeddings1, embeddings2, self.model.hidden_size, pairwise=True))
         return torch.from_numpy((l2_normalize(_as_numpy(embeddings1)) * l2_normalize(_as_numpy(embeddings2))).sum(1))
+
+
+# ----------------------------------------------------------------------------- experiments and tables
+
+# paper: the 19 MTEB datasets of the MoEE evaluation, by category.
+PAPER_TASKS: dict[str, list[str]] = {
+    "Classification": ["TweetSentimentExtractionClassification", "EmotionClassification", "ToxicConversationsClassification"],
+    "Clustering": ["TwentyNewsgroupsClustering", "MedrxivClusteringS2S"],
+    "PairClassification": ["TwitterURLCorpus", "TwitterSemEval2015"],
+    "Reranking": ["AskUbuntuDupQuestions", "SciDocsRR", "StackOverflowDupQuestions"],
+    "STS": ["STS12", "STS13", "STS14", "STS15", "STS16", "BIOSSES", "SICK-R", "STSBenchmark"],
+    "Summarization": ["SummEval"],
+}
+# paper (Tables 3/4, PromptEOL, Avg over the 6 categories): the only reported numbers known here.
+PAPER_PROMPTEOL_AVG = {
+    "DeepSeekMoE-16B": {"hs": 42.30, "sum": 53.28},
+    "Qwen1.5-MoE-A2.7B": {"hs": 51.67, "sum": 55.04},
+    "OLMoE-1B-7B": {"hs": 53.72, "sum": 55.16},
+}
+METHOD_LABELS = {"hs": "HS", "rw": "RW", "concat": "MoEE (concat)", "sum": "MoEE (sum)"}
+
+
+def paper_tasks() -> list:
+    """The paper's 19 MTEB tasks as mteb task objects (metadata needs no network; their data does)."""
+    import mteb
+
+    return list(mteb.get_tasks(tasks=[name for names in PAPER_TASKS.values() for name in names]))
+
+
+def evaluate_moee(source, tasks: list, *, label: str, prompts: list[str] = ("none",), methods: list[str] = METHODS,
+                  alpha: float | str = 1.0, profile: str = "", store=None, show_progress: bool = False):
+    """Score every (prompt, method) of one model on mteb tasks; one tidy table with ``prompt`` and ``method`` columns.
+
+    Args:
+        source: a ``MoEELM`` (its prompt is replaced by each of ``prompts``), or a ``MoTERouterFeatures``
+            or ``CachedFeatures`` (which take no prompt: ``prompts=("none",)``; MoTE's task instructions
+            apply; a ``CachedFeatures`` is reused, so a second call embeds nothing again).
+        tasks: mteb task objects (``mote_lib.mteb_tasks.offline_tasks`` or ``paper_tasks()``).
+        label: the model's name in the table; each (prompt, method) is evaluated as ``label/prompt/method``.
+        alpha: MoEE(sum)'s alpha (a number or ``"auto"``).
+        store: where results are kept (``mote_lib.evaluate``; default ``runs/results``).
+
+    Returns:
+        ``mote_lib.evaluate.evaluate_encoder``'s columns (model, task, task_type, main_metric, score x100,
+        error, ...) plus model_label, prompt, method, alpha.
+    """
+    import pandas as pd
+
+    from mote_lib.evaluate import evaluate_encoder
+
+    tables = []
+    for prompt in prompts:
+        prompted = source.with_prompt(prompt) if isinstance(source, MoEELM) else _no_prompt(source, prompt)
+        # One forward pass per text for all methods (and, given a CachedFeatures, across calls).
+        shared = prompted if isinstance(prompted, CachedFeatures) else CachedFeatures(prompted)
+        for method in methods:
+            encoder = MoEEEncoder(shared, method=method, alpha=alpha, name=f"{label}-{prompt}-{method}")
+            table = evaluate_encoder(encoder, tasks, label=f"{label}/{prompt}/{method}", profile=profile,
+                                     store=store, show_progress=show_progress)
+            alphas = encoder.alphas if method == "sum" and alpha == "auto" else {}
+            tables.append(table.assign(model_label=label, prompt=prompt, method=method,
+                                       alpha=[alphas.get(t, alpha if method == "sum" else np.nan) for t in table.task]))
+    return pd.concat(tables, ignore_index=True)
+
+
+def _no_prompt(source, prompt: str):
+    if prompt != "none":
+        raise ValueError(f"{type(source).__name__} takes no prompt (got {prompt!r}): pass prompts=('none',)")
+    return source
+
+
+def category_table(table):
+    """The paper's aggregation: mean per category (task type), then Avg = mean of the categories.
+
+    Rows: (model_label, prompt, method); columns: the categories present, then ``Avg``. Failed tasks
+    (``error`` set) raise: an average over a silently shorter list would not compare.
+    """
+    failed = table[table["error"].notna()]
+    if len(failed):
+        raise ValueError(f"{len(failed)} task(s) failed: {failed[['model', 'task', 'error']].values.tolist()}")
+    per_task = table.groupby(["model_label", "prompt", "method", "task_type", "task"], sort=False)["score"].mean()
+    per_category = per_task.groupby(level=["model_label", "prompt", "method", "task_type"], sort=False).mean().unstack("task_type")
+    per_category["Avg"] = per_category.mean(axis=1)
+    return per_category
+
+
+def paper_reference_table():
+    """The paper's reported PromptEOL averages (not our results), as a table beside ours."""
+    import pandas as pd
+
+    rows = [{"model": model, "method": METHOD_LABELS[m], "paper Avg (reported)": score}
+            for model, scores in PAPER_PROMPTEOL_AVG.items() for m, score in scores.items()]
+    return pd.DataFrame(rows).pivot(index="model", columns="method", values="paper Avg (reported)")
+
+
+def prompt_spread(table):
+    """Prompt robustness: per task and method, the spread of scores across prompts; then the mean per method.
+
+    Returns:
+        Rows = methods; columns ``std`` (standard deviation across prompts, averaged over tasks),
+        ``range`` (max - min across prompts, averaged over tasks), ``prompts`` and ``tasks`` counted.
+        The paper's claim: RW's spread is smaller than HS's.
+    """
+    per_task = table.groupby(["method", "task", "prompt"])["score"].mean().groupby(level=["method", "task"])
+    spread = per_task.agg(std="std", range=lambda s: s.max() - s.min(), prompts="count")
+    out = spread.groupby(level="method").agg(std=("std", "mean"), range=("range", "mean"), prompts=("prompts", "min"),
+                                             tasks=("std", "count"))
+    return out.reindex([m for m in METHODS if m in out.index])
+
+
+def expert_usage(source: MoTERouterFeatures, texts: list[str], tasks: list[str] | None = None):
+    """What MoTE-TLR's routers do with each task instruction: mean router weight per (task, layer, expert).
+
+    Args:
+        source: a ``MoTERouterFeatures`` (mean-pooled RW: each text's average routing over its tokens).
+        texts: the texts to route, each embedded once per task.
+        tasks: the MoTE tasks (default: all of the model's).
+
+    Returns:
+        Columns task, layer (the MoTE layer's index among MoTE layers), expert (its name), weight
+        (mean over texts; the weights of a layer sum to 1 under softmax).
+    """
+    import pandas as pd
+
+    config = source.model.config
+    rows = []
+    for task in tasks or config.tasks:
+        mean = source.features(texts, task=task).router_weights_per_layer().mean(axis=0)
+        rows += [{"task": task, "layer": layer, "expert": config.experts[e], "weight": float(mean[layer, e])}
+                 for layer in range(mean.shape[0]) for e in range(mean.shape[1])]
+    return pd.DataFrame(rows)

@@ -92,14 +92,15 @@ def test_softmax_logits_and_sigmoid_router_scores(lms):
     assert (logits < 0).any(), "raw logits are not probabilities"
 
 
-@pytest.mark.parametrize("method", moee.METHODS)
-def test_a_texts_embedding_does_not_depend_on_its_batch_mates(lms, method):
+def test_a_texts_embedding_does_not_depend_on_its_batch_mates(lms):
     lm = lms["mixtral"]
-    together = moee_embedding(lm.features(TEXTS), method)
-    other_mates = moee_embedding(lm.features([TEXTS[1], "zzz", TEXTS[3] * 3]), method)
-    for i, text in enumerate(TEXTS):
-        np.testing.assert_allclose(moee_embedding(lm.features([text]), method)[0], together[i], atol=1e-5)
-    np.testing.assert_allclose(other_mates[0], together[1], atol=1e-5)
+    together, others = lm.features(TEXTS), lm.features([TEXTS[1], "zzz", TEXTS[3] * 3])
+    alone = [lm.features([text]) for text in TEXTS]
+    for method in moee.METHODS:
+        embedded = moee_embedding(together, method)
+        for i, single in enumerate(alone):
+            np.testing.assert_allclose(moee_embedding(single, method)[0], embedded[i], atol=1e-5)
+        np.testing.assert_allclose(moee_embedding(others, method)[0], embedded[1], atol=1e-5)
 
 
 def test_prompt_is_applied_and_a_long_text_is_cut_inside_it(lms):
@@ -228,6 +229,15 @@ def test_mote_tlr_router_features(tlr_model):
     assert not np.allclose(last.rw, features.rw)
 
 
+def test_expert_usage_averages_router_weights_per_task_instruction(tlr_model):
+    source = moee.MoTERouterFeatures(tlr_model)
+    usage = moee.expert_usage(source, TEXTS, tasks=["search_query", "clustering"])
+    assert len(usage) == 2 * 1 * 4 and set(usage.expert) == set(tlr_model.config.experts)
+    np.testing.assert_allclose(usage.groupby(["task", "layer"]).weight.sum(), 1.0, atol=1e-5)
+    by_hand = source.features(TEXTS, task="clustering").rw.mean(axis=0)
+    np.testing.assert_allclose(usage[usage.task == "clustering"].weight, by_hand, atol=1e-6)
+
+
 def test_mote_router_features_need_a_token_routed_model(tokenizer):
     from transformers import BertConfig
 
@@ -237,15 +247,6 @@ def test_mote_router_features_need_a_token_routed_model(tokenizer):
     model = MoTEModel.from_backbone_config(MoTEConfig(variant="mote"), backbone, tokenizer)
     with pytest.raises(ValueError, match="mote-tlr"):
         moee.MoTERouterFeatures(model)
-
-
-def test_mote_task_of_mteb_inputs():
-    from mteb.types import PromptType
-
-    assert moee.mote_task("Retrieval", PromptType.query) == "search_query"
-    assert moee.mote_task("Reranking", PromptType.document) == "search_document"
-    assert moee.mote_task("Clustering") == "clustering"
-    assert moee.mote_task("STS") == "classification"
 
 
 # ----------------------------------------------------------------------------- mteb
@@ -291,7 +292,7 @@ def test_mteb_wrapper_scores_a_local_sts_task_with_the_sum_similarity(lms, tmp_p
     from scipy.stats import spearmanr
 
     task, pairs = _tiny_sts_task()
-    encoder = MoEEEncoder(lms["qwen2_moe"], method="sum", alpha=alpha, name="mote-lab/test-tiny-moee-sum")
+    encoder = MoEEEncoder(lms["qwen2_moe"], method="sum", alpha=alpha, name="test-tiny-moee-sum")
     result = mteb.evaluate(encoder, [task], cache=mteb.ResultCache(tmp_path), overwrite_strategy="always",
                            co2_tracker=False, show_progress_bar=False)
     score = result.task_results[0].get_score()
@@ -305,9 +306,58 @@ def test_mteb_wrapper_scores_a_local_sts_task_with_the_sum_similarity(lms, tmp_p
 
 
 def test_mteb_wrapper_similarity_for_the_cosine_methods(lms):
-    encoder = MoEEEncoder(lms["olmoe"], method="concat", name="mote-lab/test-tiny-moee-concat")
+    encoder = MoEEEncoder(lms["olmoe"], method="concat", name="test-tiny-moee-concat")
     e = moee_embedding(lms["olmoe"].features(TEXTS), "concat")
     np.testing.assert_allclose(encoder.similarity(e, e).numpy(), e @ e.T, atol=1e-6)
     np.testing.assert_allclose(encoder.similarity_pairwise(e, e[::-1]).numpy(), (e * e[::-1]).sum(1), atol=1e-6)
     with pytest.raises(ValueError, match="auto"):
         MoEEEncoder(lms["olmoe"], alpha=-1.0)
+
+
+def test_cached_features_equal_uncached_and_revisions_track_every_setting(lms, tokenizer):
+    lm = lms["olmoe"]
+    cached = moee.CachedFeatures(lm)
+    first, again = cached.features(TEXTS + TEXTS[:2]), cached.features(TEXTS[::-1])
+    assert len(cached.cache) == len(TEXTS)
+    np.testing.assert_allclose(first.rw, np.concatenate([lm.features(TEXTS).rw, lm.features(TEXTS[:2]).rw]), atol=1e-6)
+    np.testing.assert_allclose(again.hs, first.hs[: len(TEXTS)][::-1], atol=0)
+    revision = lambda source, method="sum", alpha=1.0: MoEEEncoder(source, method, alpha).mteb_model_meta.revision
+    base = revision(lm)
+    assert base == revision(moee.CachedFeatures(lm)) == revision(lm.with_prompt("none"))
+    others = [revision(lm.with_prompt("prompteol")), revision(lm, "concat"), revision(lm, "sum", 2.0), revision(lm, "sum", "auto"),
+              revision(MoEELM(lm.model, tokenizer, router_scores="logits")), revision(tiny_random_moe("olmoe", tokenizer=tokenizer, seed=1))]
+    assert base not in others and len(set(others)) == len(others)
+
+
+def test_category_table_is_the_mean_of_category_means_and_prompt_spread():
+    import pandas as pd
+
+    tasks = [("STS", "a", 10.0), ("STS", "b", 30.0), ("STS", "c", 50.0), ("Clustering", "d", 0.0)]
+    rows = []
+    for prompt, shift in (("none", 0.0), ("prompteol", 4.0)):
+        for kind, task, score in tasks:
+            rows.append({"method": "hs", "prompt": prompt, "task_type": kind, "task": task, "score": score + shift})
+            rows.append({"method": "rw", "prompt": prompt, "task_type": kind, "task": task, "score": 7.0})
+    table = pd.DataFrame(rows).assign(model_label="m", model="x", error=None)
+    by_category = moee.category_table(table)
+    assert by_category.loc[("m", "none", "hs"), "STS"] == pytest.approx(30.0)
+    assert by_category.loc[("m", "none", "hs"), "Avg"] == pytest.approx(15.0)     # (30 + 0) / 2, not (90 / 4)
+    assert by_category.loc[("m", "prompteol", "hs"), "Avg"] == pytest.approx(19.0)
+    spread = moee.prompt_spread(table)
+    assert spread.loc["hs", "range"] == pytest.approx(4.0) and spread.loc["rw", "range"] == 0.0
+    assert spread.loc["hs", "prompts"] == 2 and spread.loc["hs", "tasks"] == 4
+    with pytest.raises(ValueError, match="failed"):
+        moee.category_table(table.assign(error=["boom"] + [None] * (len(table) - 1)))
+
+
+def test_evaluate_moee_on_an_offline_task(lms, tmp_path):
+    from mote_lib.mteb_tasks import offline_tasks
+
+    table = moee.evaluate_moee(lms["deepseek_v3"], offline_tasks(["LeeDocumentSTS"]), label="tiny-deepseek",
+                               prompts=["none", "prompteol"], methods=["hs", "sum"], alpha="auto", store=tmp_path)
+    assert table["error"].isna().all()
+    assert sorted(zip(table.prompt, table.method)) == sorted((p, m) for p in ("none", "prompteol") for m in ("hs", "sum"))
+    assert table.score.between(-100, 100).all() and table.score.nunique() > 1
+    assert (table[table.method == "sum"].alpha > 0).all() and table[table.method == "hs"].alpha.isna().all()
+    with pytest.raises(ValueError, match="takes no prompt"):
+        moee._no_prompt(object(), "prompteol")
