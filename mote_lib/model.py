@@ -331,7 +331,7 @@ class MoTEModel(nn.Module):
         return cls(config, backbone, tokenizer)
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
-        """Write ``config.json``, ``model.safetensors`` and the tokenizer files, atomically.
+        """Write ``config.json``, ``model.safetensors``, the tokenizer files and a model card, atomically.
 
         The folder is written under a temporary name and renamed at the end, so an interrupted
         save never leaves a half-written model where a complete one is expected.
@@ -347,6 +347,9 @@ class MoTEModel(nn.Module):
         state = {name: tensor.detach().contiguous().cpu() for name, tensor in self.state_dict().items()}
         save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         self.tokenizer.save_pretrained(tmp)
+        from mote_lib.export import write_model_card
+
+        write_model_card(self, tmp / "README.md")
         # Swap by renames, so at every moment a complete model sits at `directory` or at `backup`.
         backup = directory.with_name(directory.name + f".old-{os.getpid()}")
         if directory.exists():

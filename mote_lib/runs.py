@@ -59,7 +59,19 @@ def trained_model(config, root: str | Path | None = None, show_progress: bool = 
         return folder
     resume = any((folder / "checkpoints").glob("step-*"))
     train(config, folder, resume=resume, show_progress=show_progress)
+    write_run_model_card(folder)
     return folder
+
+
+def write_run_model_card(folder: str | Path, evaluation=None) -> Path:
+    """(Re)write ``folder/model/README.md`` with the run's training settings (and an evaluation table)."""
+    from mote_lib.export import write_model_card
+    from mote_lib.model import MoTEModel
+
+    folder = Path(folder)
+    training = json.loads((folder / "train_config.json").read_text())
+    model = MoTEModel.from_pretrained(folder / "model")
+    return write_model_card(model, folder / "model" / "README.md", training=training, evaluation=evaluation)
 
 
 def load_trained(config, root: str | Path | None = None, show_progress: bool = True):
