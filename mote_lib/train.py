@@ -2,6 +2,7 @@
 
     python -m mote_lib.train --variant mote --profile cpu --output runs/mote-cpu
     python -m mote_lib.train --variant mote --profile cpu --output runs/mote-cpu --resume   # after an interruption
+    torchrun --nproc_per_node 8 -m mote_lib.train --variant mote --profile gpu --output runs/mote-gpu   # data parallel
 
 Each step samples a task, builds a batch from it (``mote_lib.sampler``), embeds anchors and
 documents with the task's instruction and expert, and minimises InfoNCE (``mote_lib.losses``) with
@@ -11,6 +12,10 @@ on the positive and hard negative, so both retrieval experts train.
 The output folder holds ``train_config.json``, ``train_log.jsonl`` (one line per step: loss,
 per-task loss, learning rate, tokens/s), ``checkpoints/step-NNNNNN/`` (the last ``keep_last``,
 written atomically) and, at the end, ``model/`` (``MoTEModel.save_pretrained``) and ``summary.json``.
+
+Under torchrun (``mote_lib.distributed``) every rank draws the same global batch of ``batch_size``
+and embeds its shard; the loss sees the whole batch's negatives (``gather_negatives``); rank 0
+alone writes the folder.
 
 Example:
     >>> from mote_lib.train import TrainConfig, train
@@ -32,7 +37,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mote_lib import distributed
 from mote_lib.data import load_training_data
+from mote_lib.distributed import SINGLE, World
 from mote_lib.losses import info_nce
 from mote_lib.model import MoTEConfig, MoTEModel
 from mote_lib.sampler import TaskAwareSampler
@@ -53,7 +60,8 @@ class TrainConfig:
 
     Attributes:
         variant, base_model, layers: the model (see ``MoTEConfig``).
-        steps, batch_size: optimisation steps and examples per step.
+        steps, batch_size: optimisation steps and examples per step (under torch.distributed: the
+            global batch, all ranks together; it must divide by the number of processes).
         lr, warmup_ratio, weight_decay, max_grad_norm: AdamW with linear warm-up then linear decay.
         ta_cl: TA-CL on (per-task batches and temperatures) or off (the ablation: batches mixed
             across tasks and datasets, one temperature).
@@ -74,6 +82,9 @@ class TrainConfig:
         max_seq_length: tokens per training input (instruction included). The saved model keeps
             the base model's inference length (``MoTEConfig.max_seq_length``).
         checkpoint_every, keep_last: checkpoint cadence and how many to keep.
+        gather_negatives: under torch.distributed, every anchor sees the positives and hard
+            negatives of all ranks (the loss of the global batch); off, each rank's loss uses its
+            own shard's only. No effect in one process.
     """
 
     variant: str = "mote"
@@ -101,6 +112,7 @@ class TrainConfig:
     device: str = "auto"
     checkpoint_every: int = 100
     keep_last: int = 2
+    gather_negatives: bool = True
     profile: str = "custom"
 
     def __post_init__(self) -> None:
@@ -202,19 +214,90 @@ def resolve_data_root(config: TrainConfig) -> str | None:
 
 
 def contrastive_step(model: MoTEModel, batch: dict, device: torch.device, autocast: bool, chunk: int = EMBED_CHUNK,
-                     max_length: int | None = None) -> dict:
-    """Forward pass and loss of one batch; returns the loss, per-row losses and token count."""
+                     max_length: int | None = None, world: World = SINGLE, gather_negatives: bool = True) -> dict:
+    """Forward pass and loss of one batch; returns the loss, per-row losses and token count.
+
+    Under torch.distributed (``world``) ``batch`` is the global batch, the same on every rank: this
+    rank embeds its shard, and ``loss``, ``per_row``, ``aux`` and ``tokens`` are those of the
+    global batch (the same on every rank, without a graph). ``objective`` is what this rank
+    backpropagates: its share of the gradient, which ``distributed.sync_gradients`` adds up. In one
+    process ``objective`` is ``loss``.
+    """
+    shards = _shards(batch, world)
+    local = shards[world.rank]
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
-        anchors, anchor_tokens = _embed(model, batch["anchors"], batch["anchor_tasks"], device, chunk, max_length)
-        docs, doc_tokens = _embed(model, *_documents(batch), device, chunk, max_length)
-    per_row = _batch_loss(anchors["embedding"], docs["embedding"], batch, device)
+        anchors, anchor_tokens = _embed(model, local["anchors"], local["anchor_tasks"], device, chunk, max_length)
+        docs, doc_tokens = _embed(model, *_documents(local), device, chunk, max_length)
+    contrastive, per_row = _shared_loss(anchors["embedding"], docs["embedding"], batch, shards, world, gather_negatives, device)
     aux = anchors["aux_loss"] + docs["aux_loss"]
-    loss = per_row.mean() + model.config.aux_loss_weight * aux
-    return {"loss": loss, "per_row": per_row.detach(), "aux": aux.detach(), "tokens": anchor_tokens + doc_tokens}
+    objective = contrastive + model.config.aux_loss_weight * aux / world.size
+    return _step_result(model, objective, per_row, aux, anchor_tokens + doc_tokens, world, device)
+
+
+def _step_result(model: MoTEModel, objective: torch.Tensor, per_row: torch.Tensor, aux: torch.Tensor, tokens: int,
+                 world: World, device: torch.device) -> dict:
+    """The step's global loss, per-row losses, load-balancing loss and tokens (summed over ranks)."""
+    if not world.distributed:
+        return {"loss": objective, "objective": objective, "per_row": per_row.detach(), "aux": aux.detach(), "tokens": tokens}
+    aux = distributed.sum_over_ranks(aux, world) / world.size
+    loss = per_row.detach().mean() + model.config.aux_loss_weight * aux
+    tokens = int(distributed.sum_over_ranks(torch.tensor(tokens, device=device), world))
+    return {"loss": loss, "objective": objective, "per_row": per_row.detach(), "aux": aux, "tokens": tokens}
 
 
 def _documents(batch: dict) -> tuple[list[str], list[str]]:
     return batch["positives"] + batch["negatives"], batch["doc_tasks"] + batch["negative_tasks"]
+
+
+ROW_KEYS = ("anchors", "anchor_tasks", "positives", "doc_tasks", "labels", "temperatures", "row_tasks")
+
+
+def shard_batch(batch: dict, start: int, stop: int) -> dict:
+    """Rows ``start:stop`` of a batch with the hard negatives they own (owners renumbered from 0).
+
+    ``TrainingData.batch`` lists hard negatives in the order of their rows, so the shards'
+    negatives, put back in rank order, are the batch's in its order.
+    """
+    shard = {key: batch[key][start:stop] for key in ROW_KEYS}
+    owned = [j for j, owner in enumerate(batch["negative_owner"]) if start <= owner < stop]
+    shard["negatives"] = [batch["negatives"][j] for j in owned]
+    shard["negative_tasks"] = [batch["negative_tasks"][j] for j in owned]
+    shard["negative_owner"] = [batch["negative_owner"][j] - start for j in owned]
+    return shard
+
+
+def _shards(batch: dict, world: World) -> list[dict]:
+    """Every rank's shard of the global batch (each rank knows them all: counts for the gather)."""
+    if not world.distributed:
+        return [batch]
+    rows = len(batch["anchors"])
+    return [shard_batch(batch, *distributed.shard_bounds(rows, rank, world.size)) for rank in range(world.size)]
+
+
+def _shared_loss(anchors: torch.Tensor, docs: torch.Tensor, batch: dict, shards: list[dict], world: World,
+                 gather_negatives: bool, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """This rank's share of the batch's mean InfoNCE, and the per-row losses of the global batch.
+
+    ``anchors`` and ``docs`` are this rank's embeddings (its positives, then its hard negatives).
+    With ``gather_negatives`` every rank computes the loss of the whole batch from the gathered
+    embeddings; autograd reaches only its own rows, so the ranks' gradients add up to the batch's.
+    Without, each rank's loss uses its shard's candidates only, weighted by its share of the rows.
+    """
+    if not world.distributed:
+        per_row = _batch_loss(anchors, docs, batch, device)
+        return per_row.mean(), per_row
+    local = shards[world.rank]
+    rows = [len(s["anchors"]) for s in shards]
+    if not gather_negatives:
+        local_rows = _batch_loss(anchors, docs, local, device)
+        return local_rows.sum() / sum(rows), distributed.gather_rows(local_rows.detach(), rows, world)
+    mine = len(local["anchors"])
+    negatives = [len(s["negatives"]) for s in shards]
+    all_anchors = distributed.gather_rows(anchors.float(), rows, world)
+    all_docs = torch.cat([distributed.gather_rows(docs[:mine].float(), rows, world),
+                          distributed.gather_rows(docs[mine:].float(), negatives, world)])
+    per_row = _batch_loss(all_anchors, all_docs, batch, device)
+    return per_row.mean(), per_row
 
 
 def _batch_loss(anchors: torch.Tensor, docs: torch.Tensor, batch: dict, device: torch.device) -> torch.Tensor:
@@ -230,7 +313,7 @@ def _batch_loss(anchors: torch.Tensor, docs: torch.Tensor, batch: dict, device: 
 
 
 def grad_cache_step(model: MoTEModel, batch: dict, device: torch.device, autocast: bool, chunk: int = EMBED_CHUNK,
-                    max_length: int | None = None) -> dict:
+                    max_length: int | None = None, world: World = SINGLE, gather_negatives: bool = True) -> dict:
     """The loss of ``contrastive_step`` with its gradients accumulated in the parameters, holding
     the activations of one chunk at a time (GradCache, Gao et al. 2021), for batches larger than memory.
 
@@ -238,10 +321,13 @@ def grad_cache_step(model: MoTEModel, batch: dict, device: torch.device, autocas
     2. compute the loss from the detached embeddings and its gradient with respect to them;
     3. re-run each chunk from its saved RNG state, with a graph, and backpropagate that gradient.
     The same dropout masks are drawn in steps 1 and 3, so the gradients equal those of
-    ``contrastive_step`` (tested). Returns like ``contrastive_step``, with ``loss`` already backpropagated.
+    ``contrastive_step`` (tested). Returns like ``contrastive_step``, with ``loss`` already backpropagated
+    (``objective`` is None). Under torch.distributed each rank caches its shard, as ``contrastive_step``.
     """
-    groups = [_plan_chunks(model, batch["anchors"], batch["anchor_tasks"], device, chunk, max_length),
-              _plan_chunks(model, *_documents(batch), device, chunk, max_length)]
+    shards = _shards(batch, world)
+    local = shards[world.rank]
+    groups = [_plan_chunks(model, local["anchors"], local["anchor_tasks"], device, chunk, max_length),
+              _plan_chunks(model, *_documents(local), device, chunk, max_length)]
     states, cached = [], []
     with torch.no_grad(), torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
         for chunks in groups:
@@ -251,9 +337,9 @@ def grad_cache_step(model: MoTEModel, batch: dict, device: torch.device, autocas
                 outputs.append(_forward_chunk(model, c))
             cached.append(_assemble(chunks, outputs, device))
     anchors, docs = (g["embedding"].detach().requires_grad_() for g in cached)
-    per_row = _batch_loss(anchors, docs, batch, device)
-    per_row.mean().backward()
-    weight = model.config.aux_loss_weight
+    contrastive, per_row = _shared_loss(anchors, docs, batch, shards, world, gather_negatives, device)
+    contrastive.backward()
+    weight = model.config.aux_loss_weight / world.size
     state_index = 0
     for chunks, embedding_grad in zip(groups, (anchors.grad, docs.grad)):
         for c in chunks:
@@ -265,9 +351,9 @@ def grad_cache_step(model: MoTEModel, batch: dict, device: torch.device, autocas
             surrogate = (out["embedding"].float() * embedding_grad[rows]).sum() + weight * out["aux_loss"] / len(chunks)
             surrogate.backward()
     aux = cached[0]["aux_loss"] + cached[1]["aux_loss"]
-    loss = per_row.detach().mean() + weight * aux
     tokens = sum(int(c["attention_mask"].sum()) for chunks in groups for c in chunks)
-    return {"loss": loss, "per_row": per_row.detach(), "aux": aux.detach(), "tokens": tokens}
+    result = _step_result(model, per_row.detach().mean() + weight * aux, per_row, aux, tokens, world, device)
+    return {**result, "objective": None}
 
 
 def _rng_state(device: torch.device) -> tuple:
@@ -341,63 +427,91 @@ def train(config: TrainConfig, output: str | os.PathLike, resume: bool = False, 
         stop_after: stop (as if interrupted) after this global step, leaving its checkpoint.
         overwrite: start afresh in a folder that already holds checkpoints (they are deleted).
 
+    Under torchrun (or in a process group a caller made) every rank calls ``train`` with the same
+    arguments; ``output`` must be a folder every rank sees (a shared filesystem across nodes).
+    Rank 0 writes it; every rank returns the summary.
+
     Raises:
         FileExistsError: ``output`` holds checkpoints, and neither ``resume`` nor ``overwrite`` is set.
     """
-    output = Path(output)
+    world = distributed.setup(config.device)
+    try:
+        return _train(config, Path(output), world, resume, show_progress, stop_after, overwrite)
+    finally:
+        distributed.teardown(world)
+
+
+def _train(config: TrainConfig, output: Path, world: World, resume: bool, show_progress: bool,
+           stop_after: int | None, overwrite: bool) -> dict:
+    distributed.check_batch_size(config.batch_size, world)
     output.mkdir(parents=True, exist_ok=True)
     existing = sorted((output / "checkpoints").glob("step-*"))
     if existing and not (resume or overwrite):
         raise FileExistsError(f"{output} already holds checkpoints ({existing[-1].name}); continue it with "
                               "resume=True (--resume) or start afresh with overwrite=True (--overwrite)")
-    device = _device(config.device)
+    device = distributed.device_for(config.device, world)
     if config.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
     autocast = config.bf16 == "on" or (config.bf16 == "auto" and device.type == "cuda")
     _seed_everything(config.seed)
-    data = TrainingData(config)
-    model = MoTEModel.from_base(config.model_config()).to(device).train()
+    with distributed.main_first(world):  # rank 0 fills the shared caches (hub data, unpacked models)
+        data = TrainingData(config)
+        model = MoTEModel.from_base(config.model_config()).to(device).train()
+    distributed.broadcast_parameters(model, world)
+    if world.distributed:  # every rank the same weights and batches, but its own dropout masks
+        _seed_everything(distributed.rank_seed(config.seed, world))
     optimizer = _optimizer(model, config)
     scheduler = _scheduler(optimizer, config)
+    # The global batch: every rank draws the same one and embeds its shard (``contrastive_step``).
     sampler = TaskAwareSampler(data.sizes, config.batch_size, config.seed, config.task_weights, config.ta_cl)
     start = 0
     if resume:
-        start = _restore(output, model, optimizer, scheduler, sampler, config)
-    else:
+        start = _restore(output, model, optimizer, scheduler, sampler, config, world)
+    elif world.is_main:
         for stale in ("checkpoints", "model"):
             shutil.rmtree(output / stale, ignore_errors=True)
         for stale in ("train_log.jsonl", "summary.json"):
             (output / stale).unlink(missing_ok=True)
-    for leftover in (output / "checkpoints").glob(".tmp-*"):  # from a save that was killed
-        shutil.rmtree(leftover)
-    _write_json(output / "train_config.json", asdict(config))
+    if world.is_main:
+        for leftover in (output / "checkpoints").glob(".tmp-*"):  # from a save that was killed
+            shutil.rmtree(leftover)
+        _write_json(output / "train_config.json", asdict(config))
 
     steps = range(start + 1, config.steps + 1)
     progress = None
-    if show_progress:
+    if show_progress and world.is_main:
         from tqdm.auto import tqdm
 
         progress = tqdm(total=config.steps, initial=start, desc=f"train {config.variant}", unit="step")
-    log = open(output / "train_log.jsonl", "a", encoding="utf-8")
+    log = open(output / "train_log.jsonl", "a", encoding="utf-8") if world.is_main else None
     started = time.perf_counter()
     try:
         for step in steps:
-            last = _one_step(step, model, data, sampler, optimizer, scheduler, config, device, autocast, output)
-            log.write(json.dumps(last) + "\n")
-            log.flush()
+            last = _one_step(step, model, data, sampler, optimizer, scheduler, config, device, autocast, output, world)
+            if log is not None:
+                log.write(json.dumps(last) + "\n")
+                log.flush()
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{last['tokens_per_s']:.0f}")
             stopping = stop_after is not None and step >= stop_after
             if step % config.checkpoint_every == 0 or step == config.steps or stopping:
-                _save_checkpoint(output, step, model, optimizer, scheduler, sampler, config)
+                _save_checkpoint(output, step, model, optimizer, scheduler, sampler, config, world)
             if stopping:
                 return {"stopped_at": step}
     finally:
-        log.close()
+        if log is not None:
+            log.close()
         if progress is not None:
             progress.close()
+    summary = _finish(config, output, model, device, autocast, started, world) if world.is_main else None
+    return distributed.broadcast_object(summary, world)  # every rank returns rank 0's summary
+
+
+def _finish(config: TrainConfig, output: Path, model: MoTEModel, device: torch.device, autocast: bool, started: float,
+            world: World) -> dict:
+    """Save the final model and write the summary (rank 0)."""
     model.save_pretrained(output / "model")
     log_entries = _read_log(output / "train_log.jsonl")
     summary = {
@@ -409,15 +523,17 @@ def train(config: TrainConfig, output: str | os.PathLike, resume: bool = False, 
         "wall_time_s": round(time.perf_counter() - started, 1),
         "device": str(device), "bf16": autocast, "parameters": model.parameter_counts(),
     }
+    if world.distributed:
+        summary["world_size"] = world.size
     _write_json(output / "summary.json", summary)
     return summary
 
 
-def _one_step(step, model, data, sampler, optimizer, scheduler, config, device, autocast, output) -> dict:
+def _one_step(step, model, data, sampler, optimizer, scheduler, config, device, autocast, output, world=SINGLE) -> dict:
     began = time.perf_counter()
-    batch = data.batch(sampler.next_batch().examples, config)
+    batch = data.batch(sampler.next_batch().examples, config)  # under torch.distributed: the global batch
     step_fn = grad_cache_step if config.grad_cache else contrastive_step
-    result = step_fn(model, batch, device, autocast, config.embed_chunk, config.max_seq_length)
+    result = step_fn(model, batch, device, autocast, config.embed_chunk, config.max_seq_length, world, config.gather_negatives)
     if not torch.isfinite(result["loss"]):
         raise TrainingDiverged(
             f"loss is {result['loss'].item()} at step {step}; nothing was updated. The last good "
@@ -425,7 +541,8 @@ def _one_step(step, model, data, sampler, optimizer, scheduler, config, device, 
         )
     lr = scheduler.get_last_lr()[0]  # the rate this step uses
     if not config.grad_cache:  # grad_cache_step has already backpropagated
-        result["loss"].backward()
+        result["objective"].backward()
+    distributed.sync_gradients(model.parameters(), world)  # the same summed gradient on every rank
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
     if not torch.isfinite(grad_norm):
         raise TrainingDiverged(
@@ -445,12 +562,6 @@ def _one_step(step, model, data, sampler, optimizer, scheduler, config, device, 
         "lr": lr, "grad_norm": grad_norm.item(), "tokens": result["tokens"], "seconds": round(seconds, 4),
         "tokens_per_s": result["tokens"] / seconds,
     }
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _seed_everything(seed: int) -> None:
@@ -485,18 +596,29 @@ def _scheduler(optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.Lambd
 RESUMABLE_CHANGES = frozenset({"device", "checkpoint_every", "keep_last", "profile", "bf16"})
 
 
-def _save_checkpoint(output: Path, step: int, model, optimizer, scheduler, sampler, config: TrainConfig) -> Path:
-    """Write checkpoints/step-NNNNNN atomically (temporary folder, then rename); keep the newest few."""
+def _save_checkpoint(output: Path, step: int, model, optimizer, scheduler, sampler, config: TrainConfig,
+                     world: World = SINGLE) -> Path:
+    """Write checkpoints/step-NNNNNN atomically (temporary folder, then rename); keep the newest few.
+
+    Under torch.distributed every rank calls it: each rank's RNG state is gathered (its dropout
+    stream), the replicas are checked to be identical, and rank 0 alone writes. The sampler is
+    the same on every rank (they draw the same global batches), so one sampler state serves all.
+    """
+    rng = distributed.gather_objects(_rng_states(), world)
+    distributed.check_in_sync(model, world)
     folder = output / "checkpoints"
-    folder.mkdir(exist_ok=True)
     final = folder / f"step-{step:06d}"
+    if not world.is_main:
+        return final
+    folder.mkdir(exist_ok=True)
     tmp = folder / f".tmp-step-{step:06d}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "torch_rng": torch.get_rng_state(), "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                "numpy_rng": np.random.get_state(), "python_rng": random.getstate(), "step": step,
-                "config": asdict(config)}, tmp / "trainer_state.pt")
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             **rng[0], "step": step, "config": asdict(config), "world_size": world.size}
+    if world.distributed:
+        state["rank_rng"] = rng
+    torch.save(state, tmp / "trainer_state.pt")
     _write_json(tmp / "sampler_state.json", sampler.state_dict())
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
@@ -505,26 +627,40 @@ def _save_checkpoint(output: Path, step: int, model, optimizer, scheduler, sampl
     return final
 
 
-def _restore(output: Path, model, optimizer, scheduler, sampler, config: TrainConfig) -> int:
+def _rng_states() -> dict:
+    return {"torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy_rng": np.random.get_state(), "python_rng": random.getstate()}
+
+
+def _restore(output: Path, model, optimizer, scheduler, sampler, config: TrainConfig, world: World = SINGLE) -> int:
     checkpoints = sorted((output / "checkpoints").glob("step-*"))
     if not checkpoints:
         raise FileNotFoundError(f"--resume: no checkpoint in {output / 'checkpoints'}")
     latest = checkpoints[-1]
     state = torch.load(latest / "trainer_state.pt", map_location="cpu", weights_only=False)
-    changed = sorted(k for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES and state["config"].get(k) != v)
+    # A setting the checkpoint predates counts as its default, which keeps the old behaviour.
+    saved = {**asdict(TrainConfig()), **state["config"]}
+    changed = sorted(k for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES and saved[k] != v)
     if changed:
         raise ValueError(f"cannot resume {latest}: the run's settings changed in {changed}; "
                          "resume with the settings it was started with (train_config.json)")
+    saved_world = state.get("world_size", 1)
+    if saved_world != world.size:
+        raise ValueError(f"cannot resume {latest}: it was written by {saved_world} process(es) and this run has "
+                         f"{world.size}; resume with the same number of processes (nodes x processes per node)")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"])
-    if state["cuda_rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
-    np.random.set_state(state["numpy_rng"])
-    random.setstate(state["python_rng"])
+    rng = state["rank_rng"][world.rank] if world.distributed else state
+    torch.set_rng_state(rng["torch_rng"])
+    if rng["cuda_rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda_rng"])
+    np.random.set_state(rng["numpy_rng"])
+    random.setstate(rng["python_rng"])
     sampler.load_state_dict(json.loads((latest / "sampler_state.json").read_text()))
-    _truncate_log(output / "train_log.jsonl", state["step"])
+    if world.is_main:
+        _truncate_log(output / "train_log.jsonl", state["step"])
     return state["step"]
 
 
@@ -579,6 +715,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embed-chunk", type=int)
     parser.add_argument("--overwrite", action="store_true", help="start afresh in a folder that holds checkpoints")
     parser.add_argument("--deterministic", action="store_true", help="deterministic kernels (exact resume on CUDA)")
+    parser.add_argument("--no-gather-negatives", action="store_true",
+                        help="under torchrun: each rank's loss uses its own shard's negatives only")
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in {
         "variant": args.variant, "base_model": args.base_model, "steps": args.steps, "batch_size": args.batch_size,
@@ -595,8 +733,11 @@ def main(argv: list[str] | None = None) -> int:
         overrides["grad_cache"] = True
     if args.deterministic:
         overrides["deterministic"] = True
+    if args.no_gather_negatives:
+        overrides["gather_negatives"] = False
     summary = train(TrainConfig.from_profile(args.profile, **overrides), args.output, resume=args.resume, overwrite=args.overwrite)
-    print(json.dumps(summary, indent=2))
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one copy of the summary
+        print(json.dumps(summary, indent=2))
     return 0
 
 

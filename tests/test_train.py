@@ -282,3 +282,17 @@ def test_grad_cache_gives_the_gradients_of_the_plain_loss_with_dropout_on(tiny_b
     assert set(got) == set(expected)
     for name in expected:
         torch.testing.assert_close(got[name], expected[name], atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_a_checkpoint_from_before_a_new_setting_resumes(tiny_base, tiny_data, tmp_path):
+    """Settings added later (gather_negatives, the world size) count as their defaults in older checkpoints."""
+    config = tiny_config(tiny_base, tiny_data, steps=3)
+    train(config, tmp_path / "straight", show_progress=False)
+    train(config, tmp_path / "old", show_progress=False, stop_after=2)
+    path = tmp_path / "old" / "checkpoints" / "step-000002" / "trainer_state.pt"
+    state = torch.load(path, weights_only=False)
+    del state["config"]["gather_negatives"], state["world_size"]
+    torch.save(state, path)
+    train(config, tmp_path / "old", resume=True, show_progress=False)
+    straight, resumed = _weights(tmp_path / "straight" / "model"), _weights(tmp_path / "old" / "model")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
