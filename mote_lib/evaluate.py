@@ -363,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device")
     parser.add_argument("--output", help="write the table here (.csv or .json)")
+    parser.add_argument("--summary", action="store_true",
+                        help="also print the paper's table: means per task type, gains over the model labelled 'em', "
+                             "and gain ratios of 'mote' over 'ic' (needs models labelled so)")
     args = parser.parse_args(argv)
     models = {}
     for spec in args.models:
@@ -371,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
     table = evaluate_models(models, args.suite, args.tasks, other_task=args.other_task, batch_size=args.batch_size,
                             device=args.device)
     print(table[["model", "variant", "task", "task_type", "main_metric", "score", "eval_seconds", "error"]].to_string())
+    print("\nevaluation seconds per model:", table.groupby("model")["eval_seconds"].sum().round(1).to_dict())
+    if args.summary:
+        print("\n" + summary_table(table).round(2).to_string())
+        print("\n" + json.dumps(gain_ratios(table), indent=2, default=float))
     if args.output:
         output = Path(args.output)
         tmp = output.with_name(f".{output.name}.tmp")
