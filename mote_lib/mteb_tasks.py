@@ -28,6 +28,8 @@ Example:
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from pathlib import Path
 
 from mote_lib.data import data_dir, list_eval_tasks, load_eval_task
@@ -85,9 +87,6 @@ def mteb_tasks(suite: str, root: str | Path | None = None) -> list:
 
 # ----------------------------------------------------------------------------- building the classes
 
-_DOMAINS = None  # mteb's fixed list of task domains, read once
-
-
 def _metadata(meta: dict, root: Path):
     from mteb.abstasks.task_metadata import TaskMetadata
 
@@ -114,15 +113,14 @@ def _metadata(meta: dict, root: Path):
     )
 
 
-def _known_domains() -> set[str]:
-    global _DOMAINS
-    if _DOMAINS is None:
-        from typing import get_args
+@lru_cache(maxsize=1)
+def _known_domains() -> frozenset[str]:
+    """mteb's fixed list of task domains (a domain outside it is rejected by TaskMetadata)."""
+    from typing import get_args
 
-        from mteb.abstasks.task_metadata import TaskDomain
+    from mteb.abstasks.task_metadata import TaskDomain
 
-        _DOMAINS = set(get_args(TaskDomain))
-    return _DOMAINS
+    return frozenset(get_args(TaskDomain))
 
 
 def _make_task(name: str, root: str | Path | None):
@@ -133,7 +131,7 @@ def _make_task(name: str, root: str | Path | None):
     from mteb.abstasks.sts import AbsTaskSTS
 
     root = Path(root or data_dir())
-    meta = load_eval_task_metadata(name, root)
+    meta = json.loads((root / "eval" / name / "task.json").read_text())
     base = {
         "Retrieval": AbsTaskRetrieval, "Reranking": AbsTaskRetrieval, "Classification": AbsTaskClassification,
         "Clustering": AbsTaskClustering, "STS": AbsTaskSTS, "PairClassification": AbsTaskPairClassification,
@@ -147,12 +145,6 @@ def _make_task(name: str, root: str | Path | None):
         # Our similarity scores are on a 0-1 scale (data/README.md); mteb rescales by these bounds.
         attributes.update(min_score=0, max_score=1)
     return type(name, (base,), attributes)()
-
-
-def load_eval_task_metadata(name: str, root: Path) -> dict:
-    import json
-
-    return json.loads((root / "eval" / name / "task.json").read_text())
 
 
 def _load_data(self, num_proc: int | None = None, **kwargs) -> None:

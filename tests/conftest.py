@@ -59,6 +59,18 @@ def make_tiny_model(minilm_tokenizer):
     return make
 
 
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a network connection fails the test."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
 @pytest.fixture(scope="session")
 def small_eval_root(tmp_path_factory):
     """A data root whose eval/ holds every shipped evaluation task cut to a few dozen records.

@@ -1,8 +1,6 @@
 """mote_lib.evaluate: routing through mteb, the results store, failures, aggregation, the CLI."""
 
 import math
-import socket
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -37,15 +35,6 @@ EXPECTED_ROUTES = {
 def mini_data(small_eval_root, monkeypatch):
     monkeypatch.setenv("MOTE_DATA", str(small_eval_root))
     return small_eval_root
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"network access attempted: {args}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 def test_route_task_table():
