@@ -26,10 +26,10 @@ Example:
     >>> from mote_lib.moee import MoEELM, moee_embedding, tiny_random_moe
     >>> lm = tiny_random_moe("olmoe")                    # random weights: shapes, not quality
     >>> features = lm.features(["A man is eating food.", "A man rides a horse."])
-    >>> features.hs.shape, features.rw.shape            # hidden 32; 2 MoE layers x 8 experts
-    ((2, 32), (2, 16))
+    >>> features.hs.shape, features.rw.shape            # hidden 32; 3 MoE layers x 8 experts
+    ((2, 32), (2, 24))
     >>> moee_embedding(features, "sum", alpha=1.0).shape
-    (2, 48)
+    (2, 56)
 """
 
 from __future__ import annotations

@@ -141,6 +141,15 @@ def test_clear_errors(lms, tokenizer):
         moee.tiny_moe_config("switch", vocab_size=10)
 
 
+def test_load_a_saved_moe_lm_from_a_folder(lms, tmp_path):
+    lm = lms["qwen3_moe"]
+    lm.model.save_pretrained(tmp_path)
+    lm.tokenizer.save_pretrained(tmp_path)
+    loaded = MoEELM.from_pretrained(str(tmp_path), device="cpu", prompt="prompteol")
+    assert loaded.model.dtype == torch.float32 and loaded.moe_layers == 3
+    np.testing.assert_allclose(loaded.features(TEXTS).rw, lm.with_prompt("prompteol").features(TEXTS).rw, atol=1e-6)
+
+
 @pytest.mark.skipif(moee.importlib.util.find_spec("bitsandbytes") is not None, reason="bitsandbytes is installed")
 def test_four_bit_without_bitsandbytes_says_so():
     with pytest.raises(ImportError, match="pip install bitsandbytes"):
