@@ -221,7 +221,8 @@ def contrastive_step(model: MoTEModel, batch: dict, device: torch.device, autoca
     rank embeds its shard, and ``loss``, ``per_row``, ``aux`` and ``tokens`` are those of the
     global batch (the same on every rank, without a graph). ``objective`` is what this rank
     backpropagates: its share of the gradient, which ``distributed.sync_gradients`` adds up. In one
-    process ``objective`` is ``loss``.
+    process ``objective`` is ``loss``. A token-routed model's load-balancing loss is the mean of the
+    ranks' (in one process it is already the mean over chunks).
     """
     shards = _shards(batch, world)
     local = shards[world.rank]

@@ -18,7 +18,7 @@ from mote_lib.base_models import resolve_base_model
 from mote_lib.distributed import World
 from mote_lib.model import MoTEModel
 from mote_lib.sampler import TaskAwareSampler
-from mote_lib.train import TrainConfig, TrainingData, contrastive_step, shard_batch, train
+from mote_lib.train import TrainConfig, TrainingData, contrastive_step, grad_cache_step, shard_batch, train
 
 from test_train import _weights, tiny_data  # noqa: F401  (tiny_data: a fixture)
 
@@ -91,8 +91,12 @@ def _step_worker(rank, base, data_root, out, gather):
     result["objective"].backward()
     distributed.sync_gradients(model.parameters(), world)
     grads = {name: p.grad for name, p in model.named_parameters()}
-    torch.save({"loss": result["loss"], "per_row": result["per_row"], "tokens": result["tokens"], "grads": grads},
-               out / f"rank{rank}.pt")
+    model.zero_grad(set_to_none=True)
+    cached = grad_cache_step(model, batch, CPU, autocast=False, chunk=2, world=world, gather_negatives=gather)
+    distributed.sync_gradients(model.parameters(), world)
+    cached_grads = {name: p.grad for name, p in model.named_parameters()}
+    torch.save({"loss": result["loss"], "per_row": result["per_row"], "tokens": result["tokens"], "grads": grads,
+                "cached_loss": cached["loss"], "cached_grads": cached_grads}, out / f"rank{rank}.pt")
 
 
 def _reference(base, data_root, gather):
@@ -115,14 +119,16 @@ def test_a_two_process_step_equals_one_process_on_the_combined_batch(tiny_base, 
     expected = _reference(tiny_base, tiny_data, gather)
     for got in ranks:
         torch.testing.assert_close(got["loss"], expected["loss"], atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(got["cached_loss"], expected["loss"], atol=1e-6, rtol=1e-5)
         torch.testing.assert_close(got["per_row"], expected["per_row"], atol=1e-6, rtol=1e-5)
         assert got["tokens"] == expected["tokens"]
         # The same parameters get a gradient: an expert no rank used keeps none (AdamW leaves it alone).
         assert {n for n, g in got["grads"].items() if g is None} == {n for n, g in expected["grads"].items() if g is None}
         assert any(g is None for g in expected["grads"].values()), "the batch must leave an expert unused"
         for name, grad in expected["grads"].items():
-            if grad is not None:
+            if grad is not None:  # GradCache under 2 processes too: the same gradients
                 torch.testing.assert_close(got["grads"][name], grad, atol=1e-6, rtol=1e-4, msg=name)
+                torch.testing.assert_close(got["cached_grads"][name], grad, atol=1e-6, rtol=1e-4, msg=name)
     for name, grad in ranks[0]["grads"].items():
         assert (grad is None and ranks[1]["grads"][name] is None) or torch.equal(grad, ranks[1]["grads"][name]), name
 
