@@ -758,7 +758,8 @@ def evaluate_moee(source, tasks: list, *, label: str, prompts: list[str] = ("non
 
     Returns:
         ``mote_lib.evaluate.evaluate_encoder``'s columns (model, task, task_type, main_metric, score x100,
-        error, ...) plus model_label, prompt, method, alpha.
+        error, ...) plus model_label, prompt, method, alpha (the sum's alpha; NaN for other methods,
+        and for an ``"auto"`` score read back from the results store, which keeps scores only).
     """
     import pandas as pd
 
@@ -773,10 +774,19 @@ def evaluate_moee(source, tasks: list, *, label: str, prompts: list[str] = ("non
             encoder = MoEEEncoder(shared, method=method, alpha=alpha, name=f"{label}-{prompt}-{method}")
             table = evaluate_encoder(encoder, tasks, label=f"{label}/{prompt}/{method}", profile=profile,
                                      store=store, show_progress=show_progress)
-            alphas = encoder.alphas if method == "sum" and alpha == "auto" else {}
             tables.append(table.assign(model_label=label, prompt=prompt, method=method,
-                                       alpha=[alphas.get(t, alpha if method == "sum" else np.nan) for t in table.task]))
+                                       alpha=[_alpha_used(encoder, task) for task in table.task]))
     return pd.concat(tables, ignore_index=True)
+
+
+def _alpha_used(encoder: MoEEEncoder, task: str) -> float:
+    """The sum's alpha for a task: the fixed one; the matched one ("auto") when this call computed it;
+    NaN otherwise (not the sum, or an "auto" score read back from the results store)."""
+    if encoder.method != "sum":
+        return np.nan
+    if encoder.alpha != "auto":
+        return float(encoder.alpha)
+    return encoder.alphas.get(task, np.nan)
 
 
 def _no_prompt(source, prompt: str):
