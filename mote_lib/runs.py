@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 from dataclasses import MISSING, asdict, fields
@@ -55,12 +56,19 @@ def trained_model(config, root: str | Path | None = None, show_progress: bool = 
     from mote_lib.train import train
 
     folder = run_dir(config, root)
-    if (folder / "summary.json").is_file() and (folder / "model" / "model.safetensors").is_file():
-        return folder
-    resume = any((folder / "checkpoints").glob("step-*"))
-    train(config, folder, resume=resume, show_progress=show_progress)
-    write_run_model_card(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    # One trainer per run folder: a second process asking for the same run waits, then reuses it.
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _finished(folder):
+            resume = any((folder / "checkpoints").glob("step-*"))
+            train(config, folder, resume=resume, show_progress=show_progress)
+            write_run_model_card(folder)
     return folder
+
+
+def _finished(folder: Path) -> bool:
+    return (folder / "summary.json").is_file() and (folder / "model" / "model.safetensors").is_file()
 
 
 def write_run_model_card(folder: str | Path, evaluation=None) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 
 import pytest
@@ -87,8 +89,6 @@ def write_mini_suite(root, records: int = 12, seed: int = 0):
     Retrieval keeps the chosen queries, their qrels and candidates, and as many other documents as
     queries (so there is something to rank against); classification keeps every label in its train split.
     """
-    import gzip
-    import json
     import random
     import shutil
     from pathlib import Path
@@ -100,10 +100,7 @@ def write_mini_suite(root, records: int = 12, seed: int = 0):
         with gzip.open(path, "rt", encoding="utf-8") as f:
             return [json.loads(line) for line in f]
 
-    def write(path, rows):
-        with gzip.open(path, "wt", encoding="utf-8") as f:
-            f.writelines(json.dumps(r) + "\n" for r in rows)
-
+    write = write_jsonl_gz
     rng = random.Random(seed)
     for name in list_eval_tasks():
         source, target = Path(data_dir()) / "eval" / name, Path(root) / "eval" / name
@@ -141,3 +138,41 @@ def _sample_with_every_label(rows, k, rng):
     chosen = [r for group in by_label.values() for r in group[:2]]
     rest = [r for r in rows if r not in chosen]
     return chosen + rng.sample(rest, max(0, k - len(chosen)))
+
+
+# ----------------------------------------------------------------------------- training fixtures
+
+
+def write_jsonl_gz(path, lines):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(line) + "\n" for line in lines)
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory):
+    """A tiny random BERT (hidden 32, 2 layers) saved with MiniLM's tokenizer: a local base model."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from mote_lib.base_models import resolve_base_model
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    torch.manual_seed(0)
+    BertModel(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                         max_position_embeddings=128)).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(resolve_base_model("minilm")).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    words = "red green blue amber violet cyan olive coral ivory slate".split()
+    write_jsonl_gz(root / "train" / "retrieval" / "a.jsonl.gz", [[f"what is {w}", f"{w} is a colour of {i}", f"not {w} at all"] for i, w in enumerate(words * 3)])
+    write_jsonl_gz(root / "train" / "retrieval" / "b.jsonl.gz", [[f"find {w}", f"a page about {w}"] for w in words])
+    write_jsonl_gz(root / "train" / "classification" / "c.jsonl.gz", [[f"{w} one", f"{w} two", f"other {i}"] for i, w in enumerate(words * 2)])
+    write_jsonl_gz(root / "train" / "classification" / "c.labels.jsonl.gz", [w[0] for w in words * 2])
+    write_jsonl_gz(root / "train" / "clustering" / "d.jsonl.gz", [[f"group {w}", f"cluster {w}"] for w in words])
+    write_jsonl_gz(root / "train" / "clustering" / "d.labels.jsonl.gz", [w[:2] for w in words])
+    return str(root)

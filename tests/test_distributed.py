@@ -20,7 +20,7 @@ from mote_lib.model import MoTEModel
 from mote_lib.sampler import TaskAwareSampler
 from mote_lib.train import TrainConfig, TrainingData, contrastive_step, grad_cache_step, shard_batch, train
 
-from test_train import _weights, tiny_data  # noqa: F401  (tiny_data: a fixture)
+from test_train import _weights
 
 CPU = torch.device("cpu")
 # Rank 0 embeds rows 0-2, rank 1 rows 3-5: hard negatives on both ranks (uneven counts), a row without
@@ -113,7 +113,7 @@ def _reference(base, data_root, gather):
 
 
 @pytest.mark.parametrize("gather", [True, False], ids=["gathered-negatives", "local-negatives"])
-def test_a_two_process_step_equals_one_process_on_the_combined_batch(tiny_base, tiny_data, tmp_path, gather):  # noqa: F811
+def test_a_two_process_step_equals_one_process_on_the_combined_batch(tiny_base, tiny_data, tmp_path, gather):
     _run_on_two_ranks(_step_worker, tiny_base, tiny_data, tmp_path, gather)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
     expected = _reference(tiny_base, tiny_data, gather)
@@ -133,7 +133,7 @@ def test_a_two_process_step_equals_one_process_on_the_combined_batch(tiny_base, 
         assert (grad is None and ranks[1]["grads"][name] is None) or torch.equal(grad, ranks[1]["grads"][name]), name
 
 
-def test_gathered_negatives_change_the_loss(tiny_base, tiny_data):  # noqa: F811
+def test_gathered_negatives_change_the_loss(tiny_base, tiny_data):
     """The switch matters: with negatives from the other rank, each anchor has more candidates."""
     assert not torch.allclose(_reference(tiny_base, tiny_data, True)["per_row"], _reference(tiny_base, tiny_data, False)["per_row"])
 
@@ -154,7 +154,7 @@ def _train_worker(rank, config, out, runs):
         train(config, out / folder, show_progress=False, **kwargs)
 
 
-def test_replicas_stay_identical_and_match_one_process(tiny_base_no_dropout, tiny_data, tmp_path):  # noqa: F811
+def test_replicas_stay_identical_and_match_one_process(tiny_base_no_dropout, tiny_data, tmp_path):
     config = tiny_config(tiny_base_no_dropout, tiny_data, steps=4)
     _run_on_two_ranks(_train_worker, config, tmp_path, [("ddp", {})])
     for step in range(1, 5):
@@ -172,7 +172,7 @@ def test_replicas_stay_identical_and_match_one_process(tiny_base_no_dropout, tin
     assert json.loads((tmp_path / "ddp" / "summary.json").read_text())["world_size"] == 2
 
 
-def test_two_process_stop_and_resume_equals_an_uninterrupted_run(tiny_base, tiny_data, tmp_path):  # noqa: F811
+def test_two_process_stop_and_resume_equals_an_uninterrupted_run(tiny_base, tiny_data, tmp_path):
     config = tiny_config(tiny_base, tiny_data)  # dropout on: each rank's RNG stream must be restored
     runs = [("straight", {}), ("resumed", {"stop_after": 3}), ("resumed", {"resume": True})]
     _run_on_two_ranks(_train_worker, config, tmp_path, runs)
@@ -187,7 +187,7 @@ def test_two_process_stop_and_resume_equals_an_uninterrupted_run(tiny_base, tiny
         "each rank draws its own dropout masks"
 
 
-def test_resume_refuses_another_number_of_processes(tiny_base, tiny_data, tmp_path):  # noqa: F811
+def test_resume_refuses_another_number_of_processes(tiny_base, tiny_data, tmp_path):
     config = tiny_config(tiny_base, tiny_data)
     train(config, tmp_path / "run", show_progress=False, stop_after=1)
     model = MoTEModel.from_base(config.model_config())
@@ -197,7 +197,7 @@ def test_resume_refuses_another_number_of_processes(tiny_base, tiny_data, tmp_pa
         train_module._restore(tmp_path / "run", *pieces, config, World(rank=0, size=2))
 
 
-def test_torchrun_runs_the_trainer_unchanged(tiny_base, tiny_data, tmp_path):  # noqa: F811
+def test_torchrun_runs_the_trainer_unchanged(tiny_base, tiny_data, tmp_path):
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
             "-m", "mote_lib.train", "--profile", "smoke", "--base-model", tiny_base, "--data-root", tiny_data,
             "--steps", "2", "--batch-size", "4", "--device", "cpu", "--output", str(tmp_path / "run")]
@@ -230,7 +230,7 @@ def test_a_global_batch_that_does_not_divide_names_both_numbers():
     distributed.check_batch_size(32, World(rank=0, size=4))
 
 
-def test_shard_batch_keeps_each_rows_hard_negatives(tiny_base, tiny_data):  # noqa: F811
+def test_shard_batch_keeps_each_rows_hard_negatives(tiny_base, tiny_data):
     config = tiny_config(tiny_base, tiny_data)
     batch = TrainingData(config).batch(EXAMPLES, config)
     first, second = shard_batch(batch, 0, 3), shard_batch(batch, 3, 6)

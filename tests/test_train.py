@@ -1,6 +1,5 @@
 """The TA-CL trainer on a tiny encoder and tiny data: batches, resume identity, NaN, checkpoints."""
 
-import gzip
 import json
 import math
 import signal
@@ -10,42 +9,10 @@ import time
 
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertModel
 
 from mote_lib import train as train_module
-from mote_lib.base_models import resolve_base_model
 from mote_lib.model import MoTEModel
 from mote_lib.train import TrainConfig, TrainingData, TrainingDiverged, contrastive_step, train
-
-
-def _write(path, lines):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(line) + "\n" for line in lines)
-
-
-@pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory):
-    """A tiny random BERT (hidden 32, 2 layers) saved with MiniLM's tokenizer: a local base model."""
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    torch.manual_seed(0)
-    BertModel(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-                         max_position_embeddings=128)).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(resolve_base_model("minilm")).save_pretrained(folder)
-    return str(folder)
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    words = "red green blue amber violet cyan olive coral ivory slate".split()
-    _write(root / "train" / "retrieval" / "a.jsonl.gz", [[f"what is {w}", f"{w} is a colour of {i}", f"not {w} at all"] for i, w in enumerate(words * 3)])
-    _write(root / "train" / "retrieval" / "b.jsonl.gz", [[f"find {w}", f"a page about {w}"] for w in words])
-    _write(root / "train" / "classification" / "c.jsonl.gz", [[f"{w} one", f"{w} two", f"other {i}"] for i, w in enumerate(words * 2)])
-    _write(root / "train" / "classification" / "c.labels.jsonl.gz", [w[0] for w in words * 2])
-    _write(root / "train" / "clustering" / "d.jsonl.gz", [[f"group {w}", f"cluster {w}"] for w in words])
-    _write(root / "train" / "clustering" / "d.labels.jsonl.gz", [w[:2] for w in words])
-    return str(root)
 
 
 def tiny_config(tiny_base, tiny_data, **overrides):
