@@ -44,6 +44,7 @@ def non_embedding_active_parameters(model: MoTEModel) -> int:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--peak-size", type=int, default=2048, help="matrix size of the matmul peak measurement")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-seq-length", type=int, default=128)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -89,8 +90,8 @@ def main(argv: list[str] | None = None) -> dict:
     per_step = {name: statistics.median(values) for name, values in seconds.items()}
     throughput = {name: tokens[name] / sum(seconds[name]) for name in setups}
     flops_per_token = 6 * non_embedding_active_parameters(models["mote"])
-    peak_fp32 = matmul_flops(args.device, torch.float32)
-    peak_bf16 = matmul_flops(args.device, torch.bfloat16)
+    peak_fp32 = matmul_flops(args.device, torch.float32, args.peak_size)
+    peak_bf16 = matmul_flops(args.device, torch.bfloat16, args.peak_size)
 
     print(f"{args.steps} steps of batch {args.batch_size} (max {args.max_seq_length} tokens), device {device}, torch threads {torch.get_num_threads()}")
     for name in setups:

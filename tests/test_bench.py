@@ -24,5 +24,6 @@ def test_encode_benchmark_runs_and_reports_its_three_ratios():
 
 @pytest.mark.integration
 def test_train_step_benchmark_runs_and_reports_its_ratios():
-    result = _load("bench_train_step").main(["--steps", "1", "--batch-size", "4", "--max-seq-length", "32", "--device", "cpu"])
+    result = _load("bench_train_step").main(["--steps", "1", "--batch-size", "4", "--max-seq-length", "32", "--device", "cpu",
+                                             "--peak-size", "256"])
     assert "step time mote / ic" in result["ratios"] and "mote fp32 achieved / fp32 matmul peak" in result["ratios"]
