@@ -300,7 +300,7 @@ def merge_experts(model: MoTEModel, experts: list[str], into: str | None = None)
     Example:
         >>> merged = merge_experts(model, ["search_document", "clustering"])
         >>> merged.config.experts
-        ['search_query', 'search_document+clustering', 'classification']
+        ['classification', 'search_document+clustering', 'search_query']
     """
     if model.config.routing != "sequence":
         raise ValueError(f"merge_experts needs a sequence-routed 'mote' model; got variant {model.config.variant!r}"
