@@ -169,7 +169,7 @@ def result_key(encoder: MTEBEncoder, task) -> str:
 
 def _evaluator_settings(task) -> dict:
     names = ("samples_per_label", "n_experiments", "max_fraction_of_documents_to_embed", "n_clusters",
-             "max_documents_per_cluster", "min_score", "max_score", "k_values", "seed")
+             "max_documents_per_cluster", "min_score", "max_score", "k_values", "seed", "keeps_per_query_scores")
     return {n: getattr(task, n) for n in names if hasattr(task, n)}
 
 
@@ -214,7 +214,7 @@ def _evaluate_task(encoder, task, store: Path, mteb) -> list[dict]:
     name, kind = task.metadata.name, task.metadata.type
     path = store / name / f"{result_key(encoder, task)}.json"
     if path.is_file():
-        return json.loads(path.read_text())["rows"]
+        return [{**row, "result_file": str(path)} for row in json.loads(path.read_text())["rows"]]
     started = time.perf_counter()
     try:
         result = mteb.evaluate(encoder, task, cache=None, overwrite_strategy="always", co2_tracker=False,
@@ -231,8 +231,11 @@ def _evaluate_task(encoder, task, store: Path, mteb) -> list[dict]:
              # x100, the scale of MTEB tables and of the paper's gains
              "score": 100 * float(task_result.get_score(splits=[split])), "eval_seconds": seconds, "error": None}
             for split in task_result.scores]
-    _write_json_atomic(path, {"rows": rows, "mteb_result": task_result.to_dict()})
-    return rows
+    payload = {"rows": rows, "mteb_result": task_result.to_dict()}
+    if getattr(task, "keeps_per_query_scores", False):
+        payload["per_query_scores"] = task.per_query_scores
+    _write_json_atomic(path, payload)
+    return [{**row, "result_file": str(path)} for row in rows]
 
 
 def package_versions() -> dict[str, str]:
@@ -302,6 +305,31 @@ def evaluate_models(models: dict, suite: str = "offline", tasks: list[str] | Non
 
 
 # ----------------------------------------------------------------------------- the paper's aggregation
+
+
+def per_query_scores(table: "pd.DataFrame") -> "pd.DataFrame":
+    """Each query's main score (x100) behind the retrieval and reranking rows of ``table``.
+
+    They are pytrec_eval's per-query values that mteb averages into the task's score (kept by the
+    shipped tasks, see ``mote_lib.mteb_tasks``); the paired bootstrap over queries resamples them.
+
+    Returns:
+        Columns model, task, task_type, split, query_id, score; empty for tables without such rows.
+    """
+    import pandas as pd
+
+    frames = []
+    for row in table[table["error"].isna()].itertuples():
+        if row.task_type not in ("Retrieval", "Reranking") or not isinstance(getattr(row, "result_file", None), str):
+            continue
+        stored = json.loads(Path(row.result_file).read_text()).get("per_query_scores", {}).get(row.split)
+        if stored is None:
+            raise ValueError(f"{row.result_file} holds no per-query scores for split {row.split!r}"
+                             " (a hub task, or a result stored before they were kept)")
+        frames.append(pd.DataFrame({"model": row.model, "task": row.task, "task_type": row.task_type, "split": row.split,
+                                    "query_id": list(stored), "score": 100 * np.array(list(stored.values()), dtype=float)}))
+    columns = ["model", "task", "task_type", "split", "query_id", "score"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def scores_by_task(table: "pd.DataFrame") -> "pd.DataFrame":

@@ -137,6 +137,8 @@ def _make_task(name: str, root: str | Path | None):
         "Clustering": AbsTaskClustering, "STS": AbsTaskSTS, "PairClassification": AbsTaskPairClassification,
     }[meta["type"]]
     attributes = {"metadata": _metadata(meta, root), "load_data": _load_data, "_data_root": root}
+    if meta["type"] in ("Retrieval", "Reranking"):
+        attributes.update(task_specific_scores=_keep_per_query_scores, keeps_per_query_scores=True)
     if meta["type"] == "Classification":
         attributes.update(EVALUATOR_SETTINGS["Classification"])
     if meta["type"] == "Clustering":
@@ -145,6 +147,31 @@ def _make_task(name: str, root: str | Path | None):
         # Our similarity scores are on a 0-1 scale (data/README.md); mteb rescales by these bounds.
         attributes.update(min_score=0, max_score=1)
     return type(name, (base,), attributes)()
+
+
+# mteb's metric names -> the names pytrec_eval gives each query's score.
+_PYTREC_METRICS = {"ndcg": "ndcg_cut", "map": "map_cut", "recall": "recall", "precision": "P"}
+
+
+def per_query_metric(main_score: str) -> str:
+    """The pytrec_eval key of a retrieval main score, e.g. ``ndcg_at_10`` -> ``ndcg_cut_10``."""
+    metric, _, k = main_score.rpartition("_at_")
+    if metric not in _PYTREC_METRICS or not k.isdigit():
+        raise ValueError(f"no per-query form of main score {main_score!r}; known: {[m + '_at_K' for m in _PYTREC_METRICS]}")
+    return f"{_PYTREC_METRICS[metric]}_{k}"
+
+
+def _keep_per_query_scores(self, scores, qrels, results, hf_split: str, hf_subset: str) -> dict:
+    """mteb's hook for extra scores, used to keep each query's main score (for paired bootstraps).
+
+    ``scores`` is pytrec_eval's per-query table that mteb averages into its main score; keeping it
+    here re-implements nothing. It is left on the task as ``per_query_scores[split]``.
+    """
+    metric = per_query_metric(self.metadata.main_score)
+    if not hasattr(self, "per_query_scores"):
+        self.per_query_scores = {}
+    self.per_query_scores[hf_split] = {query: values[metric] for query, values in scores.items()}
+    return {}
 
 
 def _load_data(self, num_proc: int | None = None, **kwargs) -> None:

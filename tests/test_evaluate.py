@@ -12,11 +12,12 @@ from mote_lib.evaluate import (
     evaluate_models,
     gain_ratios,
     main,
+    per_query_scores,
     route_task,
     summary_table,
     weights_hash,
 )
-from mote_lib.mteb_tasks import offline_tasks
+from mote_lib.mteb_tasks import offline_tasks, per_query_metric
 
 EXPECTED_ROUTES = {
     # (mteb task type, prompt type) -> MoTE task
@@ -163,3 +164,25 @@ def test_evaluate_models_and_the_cli_on_saved_models(make_tiny_model, mini_data,
     assert written.loc[0, "model"] == "baseline"
     assert written.loc[0, "score"] == pytest.approx(table.loc[0, "score"])
     assert "LeeDocumentSTS" in capsys.readouterr().out
+
+
+def test_per_query_scores_average_to_the_main_score_and_survive_the_store(make_tiny_model, mini_data, tmp_path):
+    tasks = offline_tasks(["FaqRetrieval", "FaqReranking", "LeeDocumentSTS"], root=mini_data)
+    model = make_tiny_model("mote")
+    table = evaluate_encoder(MTEBEncoder(model), tasks, label="m", store=tmp_path, show_progress=False)
+    queries = per_query_scores(table)
+    assert set(queries["task"]) == {"FaqRetrieval", "FaqReranking"}  # STS has no per-query form
+    means = queries.groupby("task")["score"].mean()
+    scores = table.set_index("task")["score"]
+    for task in ("FaqRetrieval", "FaqReranking"):
+        assert means[task] == pytest.approx(scores[task], abs=6e-4)  # mteb rounds its score to 5 decimals
+        assert queries[queries.task == task]["query_id"].is_unique
+    stored = evaluate_encoder(MTEBEncoder(model), tasks, label="m", store=tmp_path, show_progress=False)
+    pd.testing.assert_frame_equal(per_query_scores(stored), queries)
+
+
+def test_per_query_metric_names():
+    assert per_query_metric("ndcg_at_10") == "ndcg_cut_10"
+    assert per_query_metric("map_at_1000") == "map_cut_1000"
+    with pytest.raises(ValueError, match="no per-query form of main score 'max_ap'"):
+        per_query_metric("max_ap")
