@@ -67,6 +67,8 @@ class MoTEConfig:
         max_seq_length: tokens per input at inference, the instruction included; longer inputs are
             cut. Training may use a shorter length (``TrainConfig.max_seq_length``) without changing it.
         normalize: L2-normalise the mean-pooled embedding (as all-MiniLM-L6-v2 does).
+        base_layers: keep only the base model's first N transformer layers (a capacity knob for
+            the capacity sweep; ``None`` keeps them all). ``layers`` then counts within those N.
     """
 
     base_model: str = "minilm"
@@ -77,6 +79,7 @@ class MoTEConfig:
     aux_loss_weight: float = 0.01
     max_seq_length: int = 256
     normalize: bool = True
+    base_layers: int | None = None
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -320,6 +323,8 @@ class MoTEModel(nn.Module):
         # Loaded with its pooler so the checkpoint matches the architecture; the pooler is not used.
         # fp32 weights whatever the checkpoint's dtype: AdamW on half-precision weights loses updates.
         backbone = AutoModel.from_pretrained(path, dtype=torch.float32)
+        if config.base_layers is not None:
+            _truncate(backbone, config.base_layers)
         return cls(config, backbone, AutoTokenizer.from_pretrained(path))
 
     @classmethod
@@ -487,6 +492,15 @@ class MoTEModel(nn.Module):
         total = sum(p.numel() for p in self.parameters())
         inactive = sum(sum(p.numel() for p in expert.parameters()) for bank in self.blocks for expert in bank.experts[1:])
         return {"total": total, "active": total - inactive}
+
+
+def _truncate(backbone: nn.Module, n: int) -> None:
+    """Keep the first ``n`` layers of a pre-trained encoder (its config says so, for saving)."""
+    depth = len(backbone.encoder.layer)
+    if not 1 <= n <= depth:
+        raise ValueError(f"base_layers={n}: the base model has {depth} layers; choose 1..{depth}")
+    backbone.encoder.layer = backbone.encoder.layer[:n]
+    backbone.config.num_hidden_layers = n
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor, normalize: bool = True) -> torch.Tensor:

@@ -59,7 +59,7 @@ class TrainConfig:
     """One training run. Profiles (``PROFILES``) fill in sizes; any field can be overridden.
 
     Attributes:
-        variant, base_model, layers: the model (see ``MoTEConfig``).
+        variant, base_model, layers, base_layers: the model (see ``MoTEConfig``).
         steps, batch_size: optimisation steps and examples per step (under torch.distributed: the
             global batch, all ranks together; it must divide by the number of processes).
         lr, warmup_ratio, weight_decay, max_grad_norm: AdamW with linear warm-up then linear decay.
@@ -90,6 +90,7 @@ class TrainConfig:
     variant: str = "mote"
     base_model: str = "minilm"
     layers: str | list[int] = "every_other"
+    base_layers: int | None = None
     seed: int = 0
     steps: int = 300
     batch_size: int = 32
@@ -129,7 +130,8 @@ class TrainConfig:
         return cls(**{**PROFILES[profile], "profile": profile, **overrides})
 
     def model_config(self) -> MoTEConfig:
-        return MoTEConfig(base_model=self.base_model, variant=self.variant, layers=self.layers)
+        return MoTEConfig(base_model=self.base_model, variant=self.variant, layers=self.layers,
+                          base_layers=self.base_layers)
 
 
 PROFILES: dict[str, dict] = {

@@ -2,6 +2,7 @@
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModel, BertConfig, MPNetConfig
@@ -255,3 +256,21 @@ def test_inputs_embeds_replace_the_word_embedding_lookup(family, tokenizer):
         nudged = model(ids, mask, experts, inputs_embeds=words + 0.1 * torch.randn(words.shape))["embedding"]
     torch.testing.assert_close(injected, looked_up)
     assert not torch.allclose(nudged, looked_up)
+
+
+def test_base_layers_keeps_the_first_layers_of_the_pretrained_model(tiny_base, tmp_path):
+    from transformers import AutoModel
+
+    model = MoTEModel.from_base(MoTEConfig(base_model=tiny_base, variant="em", base_layers=1))
+    assert len(model.blocks) == 1 and model.backbone_config.num_hidden_layers == 1
+    reference = AutoModel.from_pretrained(tiny_base).eval()
+    batch = model.tokenize(TEXTS, None)
+    with torch.no_grad():
+        after_first_layer = reference(**batch, output_hidden_states=True).hidden_states[1]
+    expected = mean_pool(after_first_layer, batch["attention_mask"])
+    torch.testing.assert_close(model.encode(TEXTS, convert_to_numpy=False), expected, atol=1e-5, rtol=1e-4)
+    loaded = MoTEModel.from_pretrained(model.save_pretrained(tmp_path / "one-layer"))
+    assert len(loaded.blocks) == 1
+    np.testing.assert_allclose(loaded.encode(TEXTS), model.encode(TEXTS), atol=1e-6)
+    with pytest.raises(ValueError, match=r"base_layers=3: the base model has 2 layers; choose 1..2"):
+        MoTEModel.from_base(MoTEConfig(base_model=tiny_base, base_layers=3))
