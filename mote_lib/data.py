@@ -392,3 +392,77 @@ def download_hub_training_data(target: str | Path, files: dict[str, str] | None 
         shutil.copyfile(cached, destination.with_name(name + ".tmp"))
         destination.with_name(name + ".tmp").rename(destination)
     return target
+
+
+# ----------------------------------------------------------------------------- a small sample of the suite
+
+
+def write_eval_sample(root: str | Path, records: int = 12, seed: int = 0, source_root: str | Path | None = None) -> Path:
+    """Copy the evaluation suite into ``root/eval``, keeping ``records`` queries / texts / pairs per task.
+
+    For smoke runs and tests: the same files, formats and task types, small enough for the whole
+    suite to run through mteb in seconds. Retrieval keeps the chosen queries, their qrels and
+    candidates, and as many other documents as queries (something to rank against);
+    classification and clustering keep every label at least twice. Written under a temporary
+    name and renamed, so an interrupted write leaves no half sample.
+
+    Returns:
+        ``root`` (pass it as a data root, e.g. ``offline_tasks(root=root)``).
+    """
+    import os
+    import random
+    import shutil
+
+    root, source_root = Path(root), Path(source_root or data_dir())
+    tmp = root.with_name(f"{root.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    rng = random.Random(seed)
+    for name in list_eval_tasks(source_root):
+        source, target = source_root / "eval" / name, tmp / "eval" / name
+        target.mkdir(parents=True)
+        shutil.copy(source / "task.json", target / "task.json")
+        if (source / "test.queries.jsonl.gz").exists():
+            _sample_retrieval_task(source, target, records, rng)
+            continue
+        for split in ("train", "test"):
+            if (source / f"{split}.jsonl.gz").exists():
+                rows = read_jsonl(source / f"{split}.jsonl.gz")
+                _write_jsonl_gz(target / f"{split}.jsonl.gz", _sample_with_every_label(rows, records, rng))
+    if root.exists():
+        shutil.rmtree(root)
+    tmp.rename(root)
+    return root
+
+
+def _sample_retrieval_task(source: Path, target: Path, records: int, rng) -> None:
+    queries = rng.sample(read_jsonl(source / "test.queries.jsonl.gz"), records)
+    keep = {q["id"] for q in queries}
+    qrels = [r for r in read_jsonl(source / "test.qrels.jsonl.gz") if r["query_id"] in keep]
+    docs = {r["corpus_id"] for r in qrels}
+    if (source / "test.top_ranked.jsonl.gz").exists():
+        ranked = [r for r in read_jsonl(source / "test.top_ranked.jsonl.gz") if r["query_id"] in keep]
+        _write_jsonl_gz(target / "test.top_ranked.jsonl.gz", ranked)
+        docs |= {d for r in ranked for d in r["corpus_ids"]}
+    corpus = read_jsonl(source / "test.corpus.jsonl.gz")
+    others = [d for d in corpus if d["id"] not in docs][:records]
+    _write_jsonl_gz(target / "test.corpus.jsonl.gz", [d for d in corpus if d["id"] in docs] + others)
+    _write_jsonl_gz(target / "test.queries.jsonl.gz", queries)
+    _write_jsonl_gz(target / "test.qrels.jsonl.gz", qrels)
+
+
+def _sample_with_every_label(rows: list[dict], k: int, rng) -> list[dict]:
+    """``k`` rows (more if needed) such that each label, if rows have one, appears at least twice."""
+    if "label" not in rows[0]:
+        return rng.sample(rows, k)
+    by_label: dict[str, list[dict]] = {}
+    for row in rows:
+        by_label.setdefault(row["label"], []).append(row)
+    chosen = [r for group in by_label.values() for r in group[:2]]
+    rest = [r for r in rows if r not in chosen]
+    return chosen + rng.sample(rest, max(0, k - len(chosen)))
+
+
+def _write_jsonl_gz(path: Path, records: list) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(record) + "\n" for record in records)

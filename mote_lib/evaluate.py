@@ -269,13 +269,16 @@ def load_model_folder(folder: str | Path) -> tuple[MoTEModel, dict]:
 
 def evaluate_models(models: dict, suite: str = "offline", tasks: list[str] | None = None, *,
                     other_task: str = DEFAULT_OTHER_TASK, batch_size: int = 32, device: str | None = None,
-                    store: str | Path | None = None, show_progress: bool = True) -> "pd.DataFrame":
+                    store: str | Path | None = None, data_root: str | Path | None = None,
+                    show_progress: bool = True) -> "pd.DataFrame":
     """Evaluate several models on a suite; one tidy table.
 
     Args:
         models: label -> a ``MoTEModel`` or a saved model / training run folder.
         suite: ``offline`` (the shipped data), ``mteb-lite`` or ``mteb-en`` (real MTEB; needs the hub).
         tasks: only these task names of the suite.
+        data_root: where the offline suite's ``eval/`` lives (default ``data/``; e.g. a
+            ``write_eval_sample`` folder for smoke runs).
 
     Returns:
         Columns: model, variant, seed, task, task_type, split, main_metric, score (x100),
@@ -285,7 +288,7 @@ def evaluate_models(models: dict, suite: str = "offline", tasks: list[str] | Non
 
     from mote_lib.mteb_tasks import mteb_tasks
 
-    selected = mteb_tasks(suite)
+    selected = mteb_tasks(suite, root=data_root)
     if tasks is not None:
         names = [t.metadata.name for t in selected]
         unknown = [t for t in tasks if t not in names]
@@ -314,7 +317,7 @@ def per_query_scores(table: "pd.DataFrame") -> "pd.DataFrame":
     shipped tasks, see ``mote_lib.mteb_tasks``); the paired bootstrap over queries resamples them.
 
     Returns:
-        Columns model, task, task_type, split, query_id, score; empty for tables without such rows.
+        Columns model, seed, task, task_type, split, query_id, score; empty for tables without such rows.
     """
     import pandas as pd
 
@@ -326,9 +329,9 @@ def per_query_scores(table: "pd.DataFrame") -> "pd.DataFrame":
         if stored is None:
             raise ValueError(f"{row.result_file} holds no per-query scores for split {row.split!r}"
                              " (a hub task, or a result stored before they were kept)")
-        frames.append(pd.DataFrame({"model": row.model, "task": row.task, "task_type": row.task_type, "split": row.split,
+        frames.append(pd.DataFrame({"model": row.model, "seed": row.seed, "task": row.task, "task_type": row.task_type, "split": row.split,
                                     "query_id": list(stored), "score": 100 * np.array(list(stored.values()), dtype=float)}))
-    columns = ["model", "task", "task_type", "split", "query_id", "score"]
+    columns = ["model", "seed", "task", "task_type", "split", "query_id", "score"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 

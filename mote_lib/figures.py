@@ -16,18 +16,28 @@ from pathlib import Path
 from mote_lib.paths import PROJECT_ROOT
 
 
-def figures_dir() -> Path:
-    """``$MOTE_FIGURES`` if set (tests point it at a temporary folder), else ``<project>/figures``."""
-    return Path(os.environ.get("MOTE_FIGURES", PROJECT_ROOT / "figures"))
+# The profile whose figures are the repository's own (figures/); the others get a subfolder.
+MAIN_PROFILE = "cpu"
 
 
-def savefig(fig, name: str, formats: tuple[str, ...] = ("png", "pdf"), dpi: int = 150) -> list[Path]:
-    """Save ``fig`` as ``figures/<name>.<format>`` for each format; return the paths.
+def figures_dir(profile: str | None = None) -> Path:
+    """``$MOTE_FIGURES`` if set (tests point it at a temporary folder), else ``<project>/figures``.
+
+    Figures of a profile other than ``cpu`` go to a subfolder named after it (``figures/gpu``,
+    ``figures/smoke``), so a smoke run never overwrites the figures the README shows.
+    """
+    root = Path(os.environ.get("MOTE_FIGURES", PROJECT_ROOT / "figures"))
+    return root if profile in (None, MAIN_PROFILE) else root / profile
+
+
+def savefig(fig, name: str, formats: tuple[str, ...] = ("png", "pdf"), dpi: int = 150,
+            profile: str | None = None) -> list[Path]:
+    """Save ``fig`` as ``figures/<name>.<format>`` (``figures/<profile>/...`` off cpu) for each format.
 
     Metadata that changes on every run (creation date, software version) is left out, so
     re-running a notebook on the same results rewrites identical files.
     """
-    folder = figures_dir()
+    folder = figures_dir(profile)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for fmt in formats:

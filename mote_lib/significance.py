@@ -326,3 +326,43 @@ def _paired_task_scores(table: pd.DataFrame, a: str, b: str, column: str) -> pd.
     if only[a] or only[b]:
         raise ValueError(f"tasks must be scored for both models; missing for {a!r}: {only[a]}, for {b!r}: {only[b]}")
     return per_task.rename(columns={a: "a", b: "b"})[["a", "b"]].reset_index()
+
+
+def bootstrap_by_task(per_example: pd.DataFrame, a: str, b: str, n_resamples: int = 10_000, seed: int = 0,
+                      correction: str = "holm", column: str = "model") -> pd.DataFrame:
+    """``seed_bootstrap`` of ``a - b`` on every dataset of a per-example table, p-values adjusted over datasets.
+
+    Args:
+        per_example: one row per (model, seed, task, example) with columns ``model, seed, task,
+            query_id, score`` (``evaluate.per_query_scores``' format; ``task_type`` is kept if present).
+        a, b: the two models (values of ``column``).
+        correction: ``"holm"`` or ``"bh"`` over the datasets.
+
+    Returns:
+        one row per task: ``task, task_type, a, b, n, n_seeds_a, n_seeds_b, mean_diff, ci_low,
+        ci_high, p_value, p_adjusted``.
+
+    Example:
+        >>> rows = [(m, 0, "T", q, s + (0.1 if m == "a" else 0)) for m in "ab" for q, s in enumerate([0.2, 0.5, 0.4, 0.9])]
+        >>> table = pd.DataFrame(rows, columns=["model", "seed", "task", "query_id", "score"])
+        >>> round(float(bootstrap_by_task(table, "a", "b", n_resamples=200).loc[0, "mean_diff"]), 6)
+        0.1
+    """
+    if correction not in CORRECTIONS:
+        raise ValueError(f"unknown correction {correction!r}; valid: {list(CORRECTIONS)}")
+    for model in (a, b):
+        if model not in set(per_example[column]):
+            raise ValueError(f"model {model!r} is not in the table; models: {sorted(set(per_example[column]))}")
+    rows = []
+    for task, scores in per_example[per_example[column].isin([a, b])].groupby("task", sort=True):
+        matrix = scores.pivot_table(index=[column, "seed"], columns="query_id", values="score")
+        if matrix.isna().any().any():
+            raise ValueError(f"task {task!r}: the models' runs are not all scored on the same examples")
+        result = seed_bootstrap(matrix.loc[a].to_numpy(), matrix.loc[b].to_numpy(), n_resamples, seed)
+        task_type = scores["task_type"].iloc[0] if "task_type" in scores else None
+        rows.append({"task": task, "task_type": task_type, "a": a, "b": b, **result})
+    table = pd.DataFrame(rows)
+    table["p_adjusted"] = adjust_p_values(table["p_value"], correction)
+    columns = ["task", "task_type", "a", "b", "n", "n_seeds_a", "n_seeds_b", "mean_diff", "ci_low", "ci_high",
+               "p_value", "p_adjusted"]
+    return table[columns]

@@ -80,64 +80,9 @@ def small_eval_root(tmp_path_factory):
     Same files, formats and task types as data/eval/, small enough for a tiny model to run the whole
     suite through mteb in seconds.
     """
-    return write_mini_suite(tmp_path_factory.mktemp("mini-data"))
+    from mote_lib.data import write_eval_sample
 
-
-def write_mini_suite(root, records: int = 12, seed: int = 0):
-    """Copy data/eval/ into ``root/eval`` keeping ``records`` queries / texts / pairs per task.
-
-    Retrieval keeps the chosen queries, their qrels and candidates, and as many other documents as
-    queries (so there is something to rank against); classification keeps every label in its train split.
-    """
-    import random
-    import shutil
-    from pathlib import Path
-
-    from mote_lib.data import list_eval_tasks
-    from mote_lib.paths import data_dir
-
-    def read(path):
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            return [json.loads(line) for line in f]
-
-    write = write_jsonl_gz
-    rng = random.Random(seed)
-    for name in list_eval_tasks():
-        source, target = Path(data_dir()) / "eval" / name, Path(root) / "eval" / name
-        target.mkdir(parents=True)
-        shutil.copy(source / "task.json", target / "task.json")
-        if (source / "test.queries.jsonl.gz").exists():
-            queries = rng.sample(read(source / "test.queries.jsonl.gz"), records)
-            keep = {q["id"] for q in queries}
-            qrels = [r for r in read(source / "test.qrels.jsonl.gz") if r["query_id"] in keep]
-            docs = {r["corpus_id"] for r in qrels}
-            if (source / "test.top_ranked.jsonl.gz").exists():
-                ranked = [r for r in read(source / "test.top_ranked.jsonl.gz") if r["query_id"] in keep]
-                write(target / "test.top_ranked.jsonl.gz", ranked)
-                docs |= {d for r in ranked for d in r["corpus_ids"]}
-            corpus = read(source / "test.corpus.jsonl.gz")
-            others = [d for d in corpus if d["id"] not in docs][:records]
-            write(target / "test.corpus.jsonl.gz", [d for d in corpus if d["id"] in docs] + others)
-            write(target / "test.queries.jsonl.gz", queries)
-            write(target / "test.qrels.jsonl.gz", qrels)
-            continue
-        for split in ("train", "test"):
-            if (source / f"{split}.jsonl.gz").exists():
-                rows = read(source / f"{split}.jsonl.gz")
-                write(target / f"{split}.jsonl.gz", _sample_with_every_label(rows, records, rng))
-    return Path(root)
-
-
-def _sample_with_every_label(rows, k, rng):
-    """``k`` rows (more if needed) such that each label, if rows have one, appears at least twice."""
-    if "label" not in rows[0]:
-        return rng.sample(rows, k)
-    by_label = {}
-    for row in rows:
-        by_label.setdefault(row["label"], []).append(row)
-    chosen = [r for group in by_label.values() for r in group[:2]]
-    rest = [r for r in rows if r not in chosen]
-    return chosen + rng.sample(rest, max(0, k - len(chosen)))
+    return write_eval_sample(tmp_path_factory.mktemp("mini-data") / "root")
 
 
 # ----------------------------------------------------------------------------- training fixtures

@@ -3,6 +3,7 @@
 import gzip
 import json
 
+import pandas as pd
 import pytest
 
 from mote_lib.data import (
@@ -198,3 +199,20 @@ def test_summary_tables_and_eval_texts(tmp_path):
     (tmp_path / "eval" / "TinyRetrieval" / "task.json").write_text(json.dumps(meta))
     assert eval_table(tmp_path)[["name", "type"]].to_dict("records") == [{"name": "TinyRetrieval", "type": "Retrieval"}]
     assert eval_texts(load_eval_task("TinyRetrieval", tmp_path)) == {"query": ["what"], "document": ["this", "that"]}
+
+
+def test_write_eval_sample_keeps_every_task_loadable_and_small(small_eval_root):
+    from mote_lib.data import list_eval_tasks, load_eval_task
+
+    assert list_eval_tasks(small_eval_root) == list_eval_tasks()
+    for name in list_eval_tasks(small_eval_root):
+        task = load_eval_task(name, small_eval_root)  # the loader's checks (ids, qrels) pass
+        split = task.splits["test"]
+        if "queries" in split:
+            assert len(split["queries"]) == 12
+        else:
+            rows = split.get("data", split.get("test"))
+            assert 12 <= len(rows) < 200, name
+            if "label" in rows.column_names:
+                counts = pd.Series(rows["label"]).value_counts()
+                assert counts.min() >= 2, name

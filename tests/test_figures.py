@@ -33,3 +33,9 @@ def test_savefig_is_reproducible(tmp_path, monkeypatch):
     monkeypatch.setenv("MOTE_FIGURES", str(tmp_path / "b"))
     second = [p.read_bytes() for p in savefig(_figure(), "demo")]
     assert first == second
+
+
+def test_figures_of_other_profiles_go_to_their_own_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOTE_FIGURES", str(tmp_path))
+    assert savefig(_figure(), "demo", formats=("png",), profile="cpu")[0] == tmp_path / "demo.png"
+    assert savefig(_figure(), "demo", formats=("png",), profile="smoke")[0] == tmp_path / "smoke" / "demo.png"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mote_lib.significance import (adjust_p_values, compare_models, paired_bootstrap, paired_t_test, paired_tests,
+from mote_lib.significance import (adjust_p_values, bootstrap_by_task, compare_models, paired_bootstrap, paired_t_test, paired_tests,
                                    seed_bootstrap, wilcoxon_test)
 
 A, B = [2, 4, 6, 8, 10], [1, 2, 3, 4, 5]  # differences 1, 2, 3, 4, 5
@@ -185,3 +185,25 @@ def test_compare_models_errors_name_the_problem():
         compare_models(table.drop(columns="task_type"), "mote", "ic")
     with pytest.raises(ValueError, match="at least 2 pairs; got 1"):  # one type left: one pair
         compare_models(table[table.task_type == "Retrieval"], "mote", "ic", by="task_type")
+
+
+def test_bootstrap_by_task_pairs_examples_by_id_and_adjusts_over_tasks():
+    rng = np.random.default_rng(1)
+    rows = []
+    for task, shift in (("T1", 0.2), ("T2", 0.0)):
+        base = rng.uniform(0, 1, 60)
+        for model, seed_shifts in (("a", (0.0, 0.01)), ("b", (0.0,))):
+            for seed, extra in enumerate(seed_shifts):
+                scores = base + extra + (shift if model == "a" else 0)
+                rows += [(model, seed, task, "Retrieval", f"q{i}", s) for i, s in enumerate(scores)]
+    table = pd.DataFrame(rows, columns=["model", "seed", "task", "task_type", "query_id", "score"])
+    shuffled = table.sample(frac=1, random_state=0)  # pairing must follow query_id, not row order
+    result = bootstrap_by_task(shuffled, "a", "b", n_resamples=2000).set_index("task")
+    assert result.loc["T1", "mean_diff"] == pytest.approx(0.205, abs=1e-9)
+    assert result.loc["T1", "p_value"] < 0.01 and result.loc["T2", "p_value"] > 0.05
+    assert result["n_seeds_a"].tolist() == [2, 2] and result["n_seeds_b"].tolist() == [1, 1]
+    np.testing.assert_allclose(result["p_adjusted"], adjust_p_values(result["p_value"], "holm"))
+    with pytest.raises(ValueError, match="model 'c' is not in the table"):
+        bootstrap_by_task(table, "a", "c")
+    with pytest.raises(ValueError, match="not all scored on the same examples"):
+        bootstrap_by_task(table.drop(index=0), "a", "b")
