@@ -343,7 +343,7 @@ def read_result(name: str, profile: str):
 RESULT_PRODUCERS = {
     "training_runs": "01_train_models", "training_curves": "01_train_models",
     "offline_suite": "02_evaluate_mteb", "summary": "02_evaluate_mteb", "per_query": "02_evaluate_mteb",
-    "inference_time": "02_evaluate_mteb",
+    "inference_time": "02_evaluate_mteb", "notebook_times": "python -m mote_lib.notebooks",
     "inter_task_similarity": "03_inter_task_similarity", "inter_task_cosines": "03_inter_task_similarity",
     "layerwise_divergence": "03_inter_task_similarity",
     "sensitivity_ratios": "04_lipschitz_probes", "local_lipschitz": "04_lipschitz_probes",

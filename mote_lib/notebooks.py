@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -88,9 +89,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[notebooks] {source.name} (profile {args.profile}) ...", flush=True)
         times[source.stem] = round(run_notebook(source, args.profile), 1)
         print(f"[notebooks] {source.name}: {times[source.stem]} s", flush=True)
+        record_wall_time(source.stem, times[source.stem], args.profile)
     print(json.dumps({"profile": args.profile, "wall_time_s": times}, indent=2))
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def record_wall_time(notebook: str, seconds: float, profile: str) -> None:
+    """Keep the latest wall time of each notebook in ``results/<profile>/notebook_times.csv``.
+
+    The time includes whatever the notebook trained or evaluated because it was not cached yet, so
+    a first run and a re-run measure different things.
+    """
+    from datetime import datetime, timezone
+
+    import pandas as pd
+
+    from mote_lib.experiments import read_result, results_dir, write_result
+
+    table = pd.DataFrame()
+    if (results_dir(profile) / "notebook_times.csv").is_file():
+        table = read_result("notebook_times", profile)
+        table = table[table["notebook"] != notebook]
+    row = {"notebook": notebook, "wall_time_s": seconds, "profile": profile, "machine": _machine(),
+           "finished_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")}
+    write_result(pd.concat([table, pd.DataFrame([row])], ignore_index=True).sort_values("notebook"),
+                 "notebook_times", profile)
+
+
+def _machine() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"cuda: {torch.cuda.get_device_name(0)}"
+    return f"cpu: {os.cpu_count()} cores"
