@@ -352,13 +352,14 @@ def summary_table(table: "pd.DataFrame", reference: str = "em") -> "pd.DataFrame
     per_task = scores_by_task(table)
     if reference not in per_task.columns:
         raise ValueError(f"reference model {reference!r} is not in the table; models: {list(per_task.columns)}")
-    means = _type_means(per_task)
-    gains = _type_means(per_task.drop(columns=reference).sub(per_task[reference], axis=0))
+    means = type_means(per_task)
+    gains = type_means(per_task.drop(columns=reference).sub(per_task[reference], axis=0))
     gains.index = [f"gain {m}" for m in gains.index]
     return pd.concat([means, gains])
 
 
-def _type_means(per_task: "pd.DataFrame") -> "pd.DataFrame":
+def type_means(per_task: "pd.DataFrame") -> "pd.DataFrame":
+    """Models x (task types, then ``average (all datasets)``) from a ``scores_by_task`` table (or its differences)."""
     by_type = per_task.groupby(level="task_type").mean().T
     by_type["average (all datasets)"] = per_task.mean().values
     return by_type

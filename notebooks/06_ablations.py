@@ -31,14 +31,12 @@ profile = "cpu"  # smoke | cpu | gpu
 import pandas as pd
 
 from mote_lib import experiments, plots
-from mote_lib.evaluate import scores_by_task
+from mote_lib.evaluate import scores_by_task, type_means
 from mote_lib.significance import compare_models
 
 table = experiments.read_result("offline_suite", profile)
 table = table[table.model.isin(experiments.ABLATION_MODELS)]
-per_task = scores_by_task(table)[list(experiments.ABLATION_MODELS)]
-by_type = per_task.groupby(level="task_type").mean()
-by_type.loc["average (all datasets)"] = per_task.mean()
+by_type = type_means(scores_by_task(table)[list(experiments.ABLATION_MODELS)]).T
 display(by_type.round(2))
 
 # %%

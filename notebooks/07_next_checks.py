@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from mote_lib import experiments, plots
-from mote_lib.evaluate import evaluate_models, scores_by_task
+from mote_lib.evaluate import evaluate_models, scores_by_task, type_means
 from mote_lib.model import MoTEModel
 from mote_lib.similarity import expert_similarity_matrix, expert_weight_similarity, merge_experts
 
@@ -72,9 +72,7 @@ merged_table = evaluate_models(merged, data_root=experiments.eval_data_root(prof
 merged_table["seed"] = plan.seeds[0]
 both = pd.concat([table[(table.model == "mote") & (table.seed == plan.seeds[0])], merged_table], ignore_index=True)
 per_task = scores_by_task(both)
-change = per_task.drop(columns="mote").sub(per_task["mote"], axis=0)
-by_type = change.groupby(level="task_type").mean()
-by_type.loc["average (all datasets)"] = change.mean()
+by_type = type_means(per_task.drop(columns="mote").sub(per_task["mote"], axis=0)).T
 display(by_type.round(2))
 consolidation = by_type.rename_axis("task_type").reset_index().melt(id_vars="task_type", var_name="model", value_name="change")
 experiments.write_result(consolidation, "consolidation", profile)
