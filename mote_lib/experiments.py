@@ -73,7 +73,7 @@ PLANS = {
     "smoke": Plan("smoke", seeds=(0,), capacity_layers=(2,), eval_sample=6, analysis_texts=24, probe_texts=2,
                   bootstrap_resamples=1000, probe_directions=2, power_iterations=3),
     # One seed: six 9-minute trainings and their evaluations already fill the hour of this profile.
-    "cpu": Plan("cpu", seeds=(0,), capacity_layers=(2,), eval_sample=None, analysis_texts=256, probe_texts=24,
+    "cpu": Plan("cpu", seeds=(0,), capacity_layers=(2,), eval_sample=None, analysis_texts=256, probe_texts=16,
                 bootstrap_resamples=10_000),
     "gpu": Plan("gpu", seeds=(0, 1, 2), capacity_layers=(4, 2), eval_sample=None, analysis_texts=1000,
                 probe_texts=128, bootstrap_resamples=10_000, hub_suites=("mteb-lite",)),
