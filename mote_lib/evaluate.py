@@ -81,10 +81,16 @@ def weights_hash(model: MoTEModel) -> str:
     return digest.hexdigest()[:16]
 
 
+# MoTEConfig fields added after results were first stored, with the value that keeps the old
+# behaviour: left out of the digest at that value, so existing stored results stay valid.
+_LATER_CONFIG_DEFAULTS = {"base_layers": None}
+
+
 def _config_dict(model: MoTEModel) -> dict:
     from dataclasses import asdict
 
-    return {"mote": asdict(model.config), "backbone": model.backbone_config.to_dict()}
+    mote = {k: v for k, v in asdict(model.config).items() if not (k in _LATER_CONFIG_DEFAULTS and v == _LATER_CONFIG_DEFAULTS[k])}
+    return {"mote": mote, "backbone": model.backbone_config.to_dict()}
 
 
 class MTEBEncoder(AbsEncoder):

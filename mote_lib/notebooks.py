@@ -122,3 +122,7 @@ def _machine() -> str:
     if torch.cuda.is_available():
         return f"cuda: {torch.cuda.get_device_name(0)}"
     return f"cpu: {os.cpu_count()} cores"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

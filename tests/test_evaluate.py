@@ -186,3 +186,15 @@ def test_per_query_metric_names():
     assert per_query_metric("map_at_1000") == "map_cut_1000"
     with pytest.raises(ValueError, match="no per-query form of main score 'max_ap'"):
         per_query_metric("max_ap")
+
+
+def test_a_config_field_added_later_keeps_old_weight_hashes_at_its_default(make_tiny_model):
+    from dataclasses import asdict
+
+    from mote_lib.evaluate import _config_dict
+
+    model = make_tiny_model("mote")
+    assert "base_layers" not in _config_dict(model)["mote"]  # digest as before the field existed
+    assert set(asdict(model.config)) - set(_config_dict(model)["mote"]) == {"base_layers"}
+    model.config.base_layers = 1
+    assert _config_dict(model)["mote"]["base_layers"] == 1

@@ -45,3 +45,12 @@ def test_wall_times_are_kept_per_notebook(tmp_path, monkeypatch):
     table = read_result("notebook_times", "smoke")
     assert table["notebook"].tolist() == ["01_train_models", "02_evaluate_mteb"]
     assert table["wall_time_s"].tolist() == [3.0, 7.0] and table["machine"].str.startswith(("cpu", "cuda")).all()
+
+
+def test_the_runner_runs_as_a_module():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "mote_lib.notebooks", "--profile", "smoke", "zz"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "no numbered notebooks found" in done.stdout, done.stderr
