@@ -211,14 +211,22 @@ def operator_norm(fn, x: torch.Tensor, n_iterations: int = 50, seed: int = 0) ->
 
 @contextmanager
 def _probing(model: MoTEModel):
-    """Eval mode (no dropout), and the math attention kernel: the fused CPU/GPU kernels have no forward-mode derivative."""
+    """Eval mode (no dropout), the math attention kernel (the fused CPU/GPU kernels have no
+    forward-mode derivative), and the weights frozen: the probes differentiate with respect to the
+    input only, and weights that require grad make every jvp/vjp result carry an autograd graph back
+    to them, which the power iteration chains from one iteration to the next (memory grows with
+    iterations x texts; the cpu profile's run was killed at 23.5 GB)."""
     was_training = model.training
+    requires_grad = {name: p.requires_grad for name, p in model.named_parameters()}
     model.eval()
+    model.requires_grad_(False)
     try:
         with sdpa_kernel(SDPBackend.MATH):
             yield
     finally:
         model.train(was_training)
+        for name, p in model.named_parameters():
+            p.requires_grad_(requires_grad[name])
 
 
 def _instruction_function(model: MoTEModel, batch: dict[str, torch.Tensor], task: str, layers: bool):

@@ -182,3 +182,19 @@ def test_minilm_instruction_swap_moves_less_than_it_could(tokenizer):
     assert (table["finite_difference_error"] < 5e-2).all() and (table["lipschitz"] > 0).all()
     swap = instruction_swap_ratio(model, TEXTS, "search_query", "clustering")
     assert np.isfinite(swap["ratio"]).all() and (swap["ratio"] > 0).all()
+
+
+def test_the_probes_keep_no_graph_and_restore_requires_grad(make_tiny_model):
+    from mote_lib.sensitivity import _instructed_batches, _instruction_function, _probing, operator_norm
+
+    model = make_tiny_model("mote")
+    model.blocks[0].experts[0].up.weight.requires_grad_(False)  # a frozen weight stays frozen
+    with _probing(model):
+        batch = next(_instructed_batches(model, ["how do I list files", "stocks fell"], "clustering", 8))
+        fn, x = _instruction_function(model, batch, "clustering", layers=False)
+        _, jv = torch.func.jvp(fn, (x,), (torch.ones_like(x),))
+        assert jv.grad_fn is None  # with trainable weights it would hold a graph back to them
+        assert operator_norm(fn, x, n_iterations=2).shape == (2,)
+        assert not any(p.requires_grad for p in model.parameters())
+    assert not model.blocks[0].experts[0].up.weight.requires_grad
+    assert sum(not p.requires_grad for p in model.parameters()) == 1
