@@ -41,3 +41,5 @@ def test_write_claims_writes_a_markdown_table(results):
     text = path.read_text()
     assert path == results / "smoke" / "claims.md"
     assert text.count("\n| ") == len(CLAIMS) + 1 and "claims reproduced" in text
+    assert f"{experiments.plan('smoke').eval_sample} records per task" in text and "steps of" in text
+    assert str(results) not in text, "a missing table is named relative to results/, not by this machine's path"
