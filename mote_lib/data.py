@@ -397,12 +397,14 @@ def download_hub_training_data(target: str | Path, files: dict[str, str] | None 
 # ----------------------------------------------------------------------------- a small sample of the suite
 
 
-def write_eval_sample(root: str | Path, records: int = 12, seed: int = 0, source_root: str | Path | None = None) -> Path:
+def write_eval_sample(root: str | Path, records: int = 12, seed: int = 0, source_root: str | Path | None = None,
+                      other_documents: int | None = None) -> Path:
     """Copy the evaluation suite into ``root/eval``, keeping ``records`` queries / texts / pairs per task.
 
     For smoke runs and tests: the same files, formats and task types, small enough for the whole
     suite to run through mteb in seconds. Retrieval keeps the chosen queries, their qrels and
-    candidates, and as many other documents as queries (something to rank against);
+    candidates, and ``other_documents`` further documents to rank against (default: as many as
+    queries; more make retrieval harder, closer to the whole corpus);
     classification and clustering keep every label at least twice. Written under a temporary
     name and renamed, so an interrupted write leaves no half sample.
 
@@ -422,7 +424,7 @@ def write_eval_sample(root: str | Path, records: int = 12, seed: int = 0, source
         target.mkdir(parents=True)
         shutil.copy(source / "task.json", target / "task.json")
         if (source / "test.queries.jsonl.gz").exists():
-            _sample_retrieval_task(source, target, records, rng)
+            _sample_retrieval_task(source, target, records, rng, records if other_documents is None else other_documents)
             continue
         for split in ("train", "test"):
             if (source / f"{split}.jsonl.gz").exists():
@@ -434,7 +436,7 @@ def write_eval_sample(root: str | Path, records: int = 12, seed: int = 0, source
     return root
 
 
-def _sample_retrieval_task(source: Path, target: Path, records: int, rng) -> None:
+def _sample_retrieval_task(source: Path, target: Path, records: int, rng, other_documents: int) -> None:
     queries = rng.sample(read_jsonl(source / "test.queries.jsonl.gz"), records)
     keep = {q["id"] for q in queries}
     qrels = [r for r in read_jsonl(source / "test.qrels.jsonl.gz") if r["query_id"] in keep]
@@ -444,7 +446,7 @@ def _sample_retrieval_task(source: Path, target: Path, records: int, rng) -> Non
         _write_jsonl_gz(target / "test.top_ranked.jsonl.gz", ranked)
         docs |= {d for r in ranked for d in r["corpus_ids"]}
     corpus = read_jsonl(source / "test.corpus.jsonl.gz")
-    others = [d for d in corpus if d["id"] not in docs][:records]
+    others = [d for d in corpus if d["id"] not in docs][:other_documents]
     _write_jsonl_gz(target / "test.corpus.jsonl.gz", [d for d in corpus if d["id"] in docs] + others)
     _write_jsonl_gz(target / "test.queries.jsonl.gz", queries)
     _write_jsonl_gz(target / "test.qrels.jsonl.gz", qrels)

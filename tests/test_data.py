@@ -216,3 +216,16 @@ def test_write_eval_sample_keeps_every_task_loadable_and_small(small_eval_root):
             if "label" in rows.column_names:
                 counts = pd.Series(rows["label"]).value_counts()
                 assert counts.min() >= 2, name
+
+
+def test_write_eval_sample_keeps_the_asked_number_of_other_documents(tmp_path):
+    from mote_lib.data import load_eval_task, write_eval_sample
+
+    def corpus_and_own(root):
+        split = load_eval_task("FaqRetrieval", root).splits["test"]
+        own = {row["corpus_id"] for row in split["qrels"]}
+        return len(split["corpus"]), len(own)
+
+    few, own_few = corpus_and_own(write_eval_sample(tmp_path / "few", records=5))
+    many, own_many = corpus_and_own(write_eval_sample(tmp_path / "many", records=5, other_documents=40))
+    assert own_few == own_many and few - own_few == 5 and many - own_many == 40
