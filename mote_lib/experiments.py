@@ -5,7 +5,7 @@ narrative and calls, and the cpu profile's choices are written down once:
 
     profile  seeds    models                                         capacity sweep  evaluation
     smoke    0        all, 6 steps each (seconds)                    2 layers        6 records per task
-    cpu      0        all, 180 steps of 32 (~9 min each, one 2-core)  2 layers        the whole offline suite
+    cpu      0        all, 32 steps of 8 (~3 min each, one 2-core)   2 layers        24 records per task
     gpu      0, 1, 2  all, 3000 steps of 512                         4, 2 layers     offline (+ MTEB when the hub answers)
 
 Models (labels used in every table and figure):
@@ -50,6 +50,8 @@ class Plan:
         seeds: training seeds of every model.
         capacity_layers: base-model depths of the capacity sweep, besides the full depth.
         eval_sample: records per offline task (``write_eval_sample``), or ``None`` for the whole suite.
+        eval_documents: documents besides the sampled queries' own kept in each retrieval task of
+            the sample (``None``: as many as queries); more make retrieval less easy.
         analysis_texts: texts embedded by the inter-task similarity analysis.
         probe_texts: texts of the Lipschitz probes (Jacobian products: the costly analysis).
         probe_directions, power_iterations: random directions and power iterations per probe text.
@@ -67,14 +69,17 @@ class Plan:
     probe_directions: int = 8
     power_iterations: int = 20
     hub_suites: tuple[str, ...] = ()
+    eval_documents: int | None = None
 
 
 PLANS = {
     "smoke": Plan("smoke", seeds=(0,), capacity_layers=(2,), eval_sample=6, analysis_texts=24, probe_texts=2,
                   bootstrap_resamples=1000, probe_directions=2, power_iterations=3),
-    # One seed: six 9-minute trainings and their evaluations already fill the hour of this profile.
-    "cpu": Plan("cpu", seeds=(0,), capacity_layers=(2,), eval_sample=None, analysis_texts=256, probe_texts=16,
-                bootstrap_resamples=10_000),
+    # Sized for the hour on a 2-core CPU (encoding ~870 tokens/s on the slower machine kind): one
+    # seed; 24 records per task (~120k tokens, ~2.5 min per model; the whole suite is ~1M tokens);
+    # eight models plus two merged ones and MoTE-TLR's routers are evaluated.
+    "cpu": Plan("cpu", seeds=(0,), capacity_layers=(2,), eval_sample=24, analysis_texts=64, probe_texts=8,
+                bootstrap_resamples=10_000, probe_directions=3, power_iterations=6),
     "gpu": Plan("gpu", seeds=(0, 1, 2), capacity_layers=(4, 2), eval_sample=None, analysis_texts=1000,
                 probe_texts=128, bootstrap_resamples=10_000, hub_suites=("mteb-lite",)),
 }
@@ -192,14 +197,14 @@ def training_curves(labels: list[str], profile: str, window: int = 10):
 
 def eval_data_root(profile: str) -> Path | None:
     """The data root of a profile's offline evaluation: ``None`` (the shipped suite) or a cached sample."""
-    records = plan(profile).eval_sample
+    records, documents = plan(profile).eval_sample, plan(profile).eval_documents
     if records is None:
         return None
     from mote_lib.data import write_eval_sample
 
-    root = runs_dir() / f"eval-sample-{records}"
+    root = runs_dir() / (f"eval-sample-{records}" + (f"-docs-{documents}" if documents is not None else ""))
     if not (root / "eval").is_dir():
-        write_eval_sample(root, records=records)
+        write_eval_sample(root, records=records, other_documents=documents)
     return root
 
 

@@ -37,13 +37,16 @@ from mote_lib.evaluate import gain_ratios, per_query_scores, summary_table
 
 plan = experiments.plan(profile)
 labels = experiments.all_models(profile)
+print(plan)
 pd.set_option("display.precision", 2)
 
 # %% [markdown]
 # ## The offline suite, every model
 #
 # Results are stored under `runs/results/` by a hash of the weights, the evaluator settings and
-# the data: a second run reuses them. On the 2-core machine one model takes 5-8 minutes.
+# the data: a second run reuses them. The smoke and cpu profiles score a fixed sample of each task
+# (`plan.eval_sample` records; the whole suite is ~1M tokens, 20 minutes a model on the 2-core
+# machine): a small sample makes every score noisy, which notebook 05 quantifies.
 
 # %%
 table = experiments.evaluate(labels, profile)

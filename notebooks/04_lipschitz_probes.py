@@ -25,7 +25,8 @@
 #    distance: between the unit-norm embeddings.
 # 2. **Local Lipschitz constant** with respect to the instruction's word embeddings: the largest
 #    singular value of the Jacobian (power iteration on Jacobian-vector products), checked
-#    against finite differences.
+#    against finite differences. Power iteration approaches that value from below, so with the
+#    profile's few iterations (`plan.power_iterations`) the numbers are lower bounds.
 # 3. **Per layer**: how strongly a random direction in the instruction's embeddings moves each
 #    layer's pooled hidden state of the text.
 #

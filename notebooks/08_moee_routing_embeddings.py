@@ -53,12 +53,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from mote_lib import moee
+from mote_lib import experiments, moee
 from mote_lib.data import eval_texts, load_eval_task
 from mote_lib.figures import savefig
 from mote_lib.mteb_tasks import offline_tasks
-from mote_lib.runs import load_trained
-from mote_lib.train import TrainConfig
 
 from sklearn.exceptions import UndefinedMetricWarning
 
@@ -67,8 +65,10 @@ pd.set_option("display.precision", 2)
 # once per classifier fit (hundreds of lines). The scores are computed all the same.
 warnings.filterwarnings("ignore", category=UndefinedMetricWarning)
 SMOKE = profile == "smoke"
-# The offline suite: all 12 tasks, or one task of three types in the smoke profile (a minute).
+# The offline suite: all 12 tasks, or one task of three types in the smoke profile (a minute), at the
+# profile's evaluation sample (the same records as notebook 02's scores).
 offline_names = ["LeeDocumentSTS", "DebtagsUseClassification", "WordSenseDefinitionPairs"] if SMOKE else None
+offline_root = experiments.eval_data_root(profile)
 # The tiny random model only shows that the pipeline runs: a few cheap tasks are enough.
 tiny_names = ["LeeDocumentSTS"] if SMOKE else ["LeeDocumentSTS", "DebtagsUseClassification", "FaqReranking"]
 
@@ -154,10 +154,10 @@ display(moee.prompt_spread(tiny_robust))
 # instruction (the same routing as the evaluation notebook).
 
 # %%
-tlr = load_trained(TrainConfig.from_profile(profile, variant="mote-tlr"), show_progress=False)
+tlr = experiments.load_model("mote-tlr", profile)
 routers = moee.CachedFeatures(moee.MoTERouterFeatures(tlr))
 print(f"MoTE-TLR ({profile}): {routers.layers} token-routed layers x {routers.experts} experts -> RW has {routers.layers * routers.experts} dims, HS {routers.hidden_size}")
-suite = offline_tasks(offline_names)
+suite = offline_tasks(offline_names, root=offline_root)
 tlr_table = pd.concat([
     moee.evaluate_moee(routers, suite, label="mote-tlr", profile=profile),
     moee.evaluate_moee(routers, suite, label="mote-tlr, alpha auto", methods=["sum"], alpha="auto", profile=profile),

@@ -61,9 +61,9 @@ def test_every_figure_is_drawn_from_a_table_a_notebook_writes():
         assert name[:2] == producer[:2], f"{name} is drawn from {table}, which {producer} writes"
 
 
-def test_smoke_evaluates_a_cached_sample_and_cpu_the_shipped_suite(tmp_path, monkeypatch):
+def test_small_profiles_evaluate_a_cached_sample_and_gpu_the_shipped_suite(tmp_path, monkeypatch):
     monkeypatch.setenv("MOTE_RUNS", str(tmp_path))
-    assert experiments.eval_data_root("cpu") is None
+    assert experiments.eval_data_root("gpu") is None
     root = experiments.eval_data_root("smoke")
     assert root == tmp_path / f"eval-sample-{experiments.plan('smoke').eval_sample}" and (root / "eval").is_dir()
     stamp = (root / "eval" / "FaqRetrieval" / "test.queries.jsonl.gz").stat().st_mtime_ns
