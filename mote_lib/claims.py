@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from mote_lib import experiments
+from mote_lib.paths import write_text_atomic
 
 REPRODUCED, NOT_REPRODUCED, NOT_MEASURED = "reproduced", "not reproduced", "not measured"
 
@@ -143,8 +144,6 @@ def _training_scope(profile: str) -> str:
 
 def write_claims(profile: str, table: pd.DataFrame | None = None) -> Path:
     """Write ``results/<profile>/claims.md`` (atomically) from ``claims_table``; return its path."""
-    import os
-
     table = claims_table(profile) if table is None else table
     plan = experiments.plan(profile)
     header = [f"# Claims of the MoTE paper, checked with the `{profile}` profile", "",
@@ -156,9 +155,4 @@ def write_claims(profile: str, table: pd.DataFrame | None = None) -> Path:
     columns = ["claim", "paper", "ours", "criterion", "verdict"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(row[c]).replace("|", "/") for c in columns) + " |" for _, row in table.iterrows()]
-    path = experiments.results_dir(profile) / "claims.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".claims.md.tmp-{os.getpid()}")
-    tmp.write_text("\n".join(header + lines) + "\n")
-    tmp.rename(path)
-    return path
+    return write_text_atomic(experiments.results_dir(profile) / "claims.md", "\n".join(header + lines) + "\n")

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mote_lib.paths import project_environment, runs_dir
+from mote_lib.paths import project_environment, runs_dir, write_text_atomic
 
 # Offline by default, caches inside the project (as scripts/env.sh), set before mteb is imported:
 # the import creates mteb's cache folder, and hub look-ups retry for a minute before failing.
@@ -251,10 +251,7 @@ def package_versions() -> dict[str, str]:
 
 
 def _write_json_atomic(path: Path, payload) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True, default=str) + "\n")
-    tmp.rename(path)
+    write_text_atomic(path, json.dumps(payload, indent=1, sort_keys=True, default=str) + "\n")
 
 
 # ----------------------------------------------------------------------------- many models
@@ -418,9 +415,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + json.dumps(gain_ratios(table), indent=2, default=float))
     if args.output:
         output = Path(args.output)
-        tmp = output.with_name(f".{output.name}.tmp")
-        table.to_json(tmp, orient="records", indent=1) if output.suffix == ".json" else table.to_csv(tmp, index=False)
-        tmp.rename(output)
+        write_text_atomic(output, table.to_json(orient="records", indent=1) if output.suffix == ".json"
+                          else table.to_csv(index=False))
     failed = table["error"].notna().sum()
     return 1 if failed else 0
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from mote_lib.paths import PROJECT_ROOT, runs_dir
+from mote_lib.paths import PROJECT_ROOT, runs_dir, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -324,13 +324,7 @@ def results_dir(profile: str) -> Path:
 
 def write_result(table, name: str, profile: str) -> Path:
     """Write a table as ``results/<profile>/<name>.csv`` atomically (temp file, then rename)."""
-    folder = results_dir(profile)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.csv"
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    table.to_csv(tmp, index=False)
-    tmp.rename(path)
-    return path
+    return write_text_atomic(results_dir(profile) / f"{name}.csv", table.to_csv(index=False))
 
 
 def read_result(name: str, profile: str):

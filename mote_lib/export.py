@@ -23,6 +23,7 @@ import os
 import shutil
 from pathlib import Path
 
+from mote_lib.paths import write_text_atomic
 from mote_lib.model import ATTENTION_BLOCKS, MoTEModel, MPNetPositionBias, _dense_expert, check_tasks
 
 
@@ -166,9 +167,5 @@ def model_card(model: MoTEModel, training: dict | None = None, evaluation=None, 
 def write_model_card(model: MoTEModel, path: str | os.PathLike, training: dict | None = None, evaluation=None,
                      exported_task: str | None = None) -> Path:
     """Write ``model_card(...)`` to ``path`` atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(model_card(model, training, evaluation, exported_task))
-    tmp.rename(path)
-    return path
+    return write_text_atomic(path, model_card(model, training, evaluation, exported_task))
 

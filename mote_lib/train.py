@@ -42,6 +42,7 @@ from mote_lib.data import load_training_data
 from mote_lib.distributed import SINGLE, World
 from mote_lib.losses import info_nce
 from mote_lib.model import MoTEConfig, MoTEModel
+from mote_lib.paths import write_text_atomic
 from mote_lib.sampler import TaskAwareSampler
 
 # Which model task (instruction and expert) embeds the anchor and the documents of each training task.
@@ -684,13 +685,11 @@ def _read_log(path: Path) -> list[dict]:
 def _truncate_log(path: Path, step: int) -> None:
     """Keep the log entries up to the checkpoint's step (steps after it are trained again)."""
     kept = [entry for entry in _read_log(path) if entry["step"] <= step]
-    path.write_text("".join(json.dumps(entry) + "\n" for entry in kept))
+    write_text_atomic(path, "".join(json.dumps(entry) + "\n" for entry in kept))  # the log survives a kill here
 
 
 def _write_json(path: Path, payload) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    tmp.rename(path)
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 # ----------------------------------------------------------------------------- command line
