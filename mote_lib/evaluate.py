@@ -35,6 +35,7 @@ import os
 import sys
 import time
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -216,6 +217,24 @@ def evaluate_encoder(encoder: MTEBEncoder, tasks: list, *, label: str, variant: 
     return table
 
 
+@contextmanager
+def quiet_datasets():
+    """Hide the ``datasets`` progress bars inside the block, then restore their previous state.
+
+    mteb prepares each retrieval corpus with ``datasets.map``, whose bar would add lines per task
+    to every notebook's output even when mteb's own bars are off.
+    """
+    import datasets
+
+    enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if enabled:
+            datasets.enable_progress_bars()
+
+
 def _evaluate_task(encoder, task, store: Path, mteb) -> list[dict]:
     name, kind = task.metadata.name, task.metadata.type
     path = store / name / f"{result_key(encoder, task)}.json"
@@ -223,9 +242,10 @@ def _evaluate_task(encoder, task, store: Path, mteb) -> list[dict]:
         return [{**row, "result_file": str(path)} for row in json.loads(path.read_text())["rows"]]
     started = time.perf_counter()
     try:
-        result = mteb.evaluate(encoder, task, cache=None, overwrite_strategy="always", co2_tracker=False,
-                               raise_error=True, show_progress_bar=False,
-                               encode_kwargs={"batch_size": encoder.batch_size, "show_progress_bar": False})
+        with quiet_datasets():
+            result = mteb.evaluate(encoder, task, cache=None, overwrite_strategy="always", co2_tracker=False,
+                                   raise_error=True, show_progress_bar=False,
+                                   encode_kwargs={"batch_size": encoder.batch_size, "show_progress_bar": False})
     except Exception as err:  # reported, kept in the table, and the suite goes on
         print(f"[evaluate] {name} failed for {encoder.mteb_model_meta.name}:\n{traceback.format_exc()}", file=sys.stderr)
         return [{"task": name, "task_type": kind, "split": None, "main_metric": task.metadata.main_score,

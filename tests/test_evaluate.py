@@ -198,3 +198,19 @@ def test_a_config_field_added_later_keeps_old_weight_hashes_at_its_default(make_
     assert set(asdict(model.config)) - set(_config_dict(model)["mote"]) == {"base_layers"}
     model.config.base_layers = 1
     assert _config_dict(model)["mote"]["base_layers"] == 1
+
+
+def test_quiet_datasets_hides_the_bars_inside_and_restores_them_after():
+    import datasets
+
+    from mote_lib.evaluate import quiet_datasets
+
+    datasets.enable_progress_bars()
+    with quiet_datasets():
+        assert not datasets.is_progress_bar_enabled()
+    assert datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    with quiet_datasets():
+        pass
+    assert not datasets.is_progress_bar_enabled(), "a caller's own choice is kept"
+    datasets.enable_progress_bars()
