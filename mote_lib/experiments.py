@@ -5,7 +5,7 @@ narrative and calls, and the cpu profile's choices are written down once:
 
     profile  seeds    models                                         capacity sweep  evaluation
     smoke    0        all, 6 steps each (seconds)                    2 layers        6 records per task
-    cpu      0        all, 32 steps of 8 (~3 min each, one 2-core)   2 layers        24 records per task
+    cpu      0        all, 64 steps of 8 (~2 min each, one 2-core)   2 layers        32 records per task
     gpu      0, 1, 2  all, 3000 steps of 512                         4, 2 layers     offline (+ MTEB when the hub answers)
 
 Models (labels used in every table and figure):
@@ -75,11 +75,13 @@ class Plan:
 PLANS = {
     "smoke": Plan("smoke", seeds=(0,), capacity_layers=(2,), eval_sample=6, analysis_texts=24, probe_texts=2,
                   bootstrap_resamples=1000, probe_directions=2, power_iterations=3),
-    # Sized for the hour on a 2-core CPU (encoding ~870 tokens/s on the slower machine kind): one
-    # seed; 24 records per task (~120k tokens, ~2.5 min per model; the whole suite is ~1M tokens);
-    # eight models plus two merged ones and MoTE-TLR's routers are evaluated.
-    "cpu": Plan("cpu", seeds=(0,), capacity_layers=(2,), eval_sample=24, analysis_texts=64, probe_texts=8,
-                bootstrap_resamples=10_000, probe_directions=3, power_iterations=6),
+    # Sized for the hour on a 2-core CPU (the slower machine kind: AVX2, ~33 GFLOP/s): one seed;
+    # 32 records per task and 160 further documents per retrieval task (~200k tokens, ~2 min per
+    # model; the whole suite is ~1M tokens); eight models plus two merged ones and MoTE-TLR's
+    # routers are evaluated. A run with 24 records and as many documents as queries took 36 minutes
+    # and left retrieval at its ceiling (97-100 for every full-depth model).
+    "cpu": Plan("cpu", seeds=(0,), capacity_layers=(2,), eval_sample=32, analysis_texts=64, probe_texts=8,
+                bootstrap_resamples=10_000, probe_directions=3, power_iterations=6, eval_documents=160),
     "gpu": Plan("gpu", seeds=(0, 1, 2), capacity_layers=(4, 2), eval_sample=None, analysis_texts=1000,
                 probe_texts=128, bootstrap_resamples=10_000, hub_suites=("mteb-lite",)),
 }

@@ -140,9 +140,9 @@ PROFILES: dict[str, dict] = {
     "smoke": dict(steps=6, batch_size=8, max_seq_length=64, max_examples_per_dataset=200, checkpoint_every=3, warmup_ratio=0.2),
     # The notebooks' cpu profile: all eight models must train within ~20 minutes on a 2-core CPU. On the
     # slower of the two machine kinds measured (AVX2, ~33 GFLOP/s fp32) a MoTE step of 16 x 64 tokens
-    # took ~10 s, so 32 steps of 8 take ~3 minutes (on an AVX-512 machine, ~2.5x less). A short run:
-    # the experts move little from their common start, and the notebooks say so.
-    "cpu": dict(steps=32, batch_size=8, max_seq_length=64, checkpoint_every=16),
+    # took ~10 s; steps of 8 took ~1.8 s in the notebooks' run, so 64 steps take ~2 minutes. A short
+    # run: the experts move little from their common start, and the notebooks say so.
+    "cpu": dict(steps=64, batch_size=8, max_seq_length=64, checkpoint_every=32),
     # Paper-scale batches for a CUDA machine.
     "gpu": dict(steps=3000, batch_size=512, max_seq_length=256, lr=5e-5, checkpoint_every=500, bf16="auto",
                 training_data="auto", embed_chunk=128),

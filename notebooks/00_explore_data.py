@@ -80,7 +80,7 @@ for ax, role in zip(axes, ("anchor", "positive")):
     ax.set_title(f"training {role}s: length in words")
 axes[1].get_legend().remove()
 fig.tight_layout()
-savefig(fig, "00_training_text_lengths", profile=profile)
+_ = savefig(fig, "00_training_text_lengths", profile=profile)
 display(lengths.groupby(["task", "dataset", "role"]).words.describe()[["mean", "50%", "max"]].round(1))
 
 # %% [markdown]
@@ -108,4 +108,4 @@ fig, ax = plt.subplots(figsize=(8, 5))
 sns.boxplot(data=pd.DataFrame(rows), x="words", y="task", hue="role", ax=ax, showfliers=False, log_scale=True)
 ax.set_title("evaluation texts: length in words (unique texts)")
 fig.tight_layout()
-savefig(fig, "00_eval_text_lengths", profile=profile)
+_ = savefig(fig, "00_eval_text_lengths", profile=profile)

@@ -104,7 +104,7 @@ if moe_model is not None:
     avg["method"] = avg["method"].map(moee.METHOD_LABELS)
     sns.barplot(data=avg, x="method", y="Avg", hue="prompt", ax=ax)
     ax.set_title(f"{label}: MTEB average over 6 categories (19 datasets)")
-    savefig(fig, "08_moee_real_model_average", profile=profile)
+    _ = savefig(fig, "08_moee_real_model_average", profile=profile)
 
 # %% [markdown]
 # **Prompt robustness.** The paper: RW varies less across prompts than HS. We score HS and RW on a
@@ -120,7 +120,7 @@ if moe_model is not None:
     fig, ax = plt.subplots(figsize=(9, 4))
     sns.boxplot(data=robust, x="task", y="score", hue="method", ax=ax)
     ax.set_title(f"{label}: scores across the nine prompts")
-    savefig(fig, "08_moee_real_model_prompt_spread", profile=profile)
+    _ = savefig(fig, "08_moee_real_model_prompt_spread", profile=profile)
 
 # %% [markdown]
 # ## 2 · The pipeline on a tiny random MoE (measures nothing)
@@ -184,7 +184,7 @@ sns.barplot(data=per_task, y="task", x="score", hue="method", ax=ax)
 ax.set_title(f"MoTE-TLR ({profile} profile): HS, router weights and their MoEE combinations")
 ax.set_xlabel("main score (x100)")
 fig.tight_layout()
-savefig(fig, "08_mote_tlr_router_embeddings", profile=profile)
+_ = savefig(fig, "08_mote_tlr_router_embeddings", profile=profile)
 
 # %% [markdown]
 # **Which experts do the routers pick per instruction?** The mean router weight of each expert, per
@@ -200,4 +200,4 @@ fig, ax = plt.subplots(figsize=(12, 3.5))
 sns.heatmap(grid, annot=True, fmt=".2f", cmap="viridis", ax=ax, cbar_kws={"label": "mean router weight"})
 ax.set_title(f"MoTE-TLR ({profile}): mean router weight per (instruction, MoTE layer / expert), {len(usage_texts)} Brown texts")
 fig.tight_layout()
-savefig(fig, "08_mote_tlr_expert_usage", profile=profile)
+_ = savefig(fig, "08_mote_tlr_expert_usage", profile=profile)
