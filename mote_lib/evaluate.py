@@ -29,7 +29,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -37,11 +36,16 @@ import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from mote_lib.paths import project_environment, runs_dir, write_text_atomic
+from mote_lib.atomic import write_text_atomic
+from mote_lib.digest import files_digest, json_digest, weights_digest
+from mote_lib.paths import project_environment, runs_dir
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Offline by default, caches inside the project (as scripts/env.sh), set before mteb is imported:
 # the import creates mteb's cache folder, and hub look-ups retry for a minute before failing.
@@ -74,12 +78,7 @@ def route_task(task_type: str, prompt_type: str | None, other_task: str = DEFAUL
 
 def weights_hash(model: MoTEModel) -> str:
     """A 16-hex-digit digest of the model's configuration and every weight (name, dtype, shape, bytes)."""
-    digest = hashlib.sha256(json.dumps(_config_dict(model), sort_keys=True).encode())
-    for name, tensor in sorted(model.state_dict().items()):
-        tensor = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
-        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()[:16]
+    return weights_digest(model.state_dict(), header=json.dumps(_config_dict(model), sort_keys=True))
 
 
 # MoTEConfig fields added after results were first stored, with the value that keeps the old
@@ -155,11 +154,7 @@ def task_data_hash(task) -> str:
     folder = Path(task.metadata.dataset["path"])
     if not folder.is_dir():
         return f"hub:{task.metadata.dataset.get('revision')}"
-    digest = hashlib.sha256()
-    for path in sorted(folder.iterdir()):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    return files_digest(folder)
 
 
 def result_key(encoder: MTEBEncoder, task) -> str:
@@ -171,7 +166,7 @@ def result_key(encoder: MTEBEncoder, task) -> str:
         "evaluator": _evaluator_settings(task), "data": task_data_hash(task), "mteb": mteb.__version__,
         "evaluation_version": EVALUATION_VERSION,
     }
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return json_digest(settings)
 
 
 def _evaluator_settings(task) -> dict:
@@ -181,7 +176,7 @@ def _evaluator_settings(task) -> dict:
 
 
 def evaluate_encoder(encoder: MTEBEncoder, tasks: list, *, label: str, variant: str = "", seed: int | None = None,
-                     profile: str = "", store: str | Path | None = None, show_progress: bool = True) -> "pd.DataFrame":
+                     profile: str = "", store: str | Path | None = None, show_progress: bool = True) -> pd.DataFrame:
     """Evaluate one encoder on mteb tasks; one row per (task, split), reusing stored results.
 
     A task that fails is reported on stderr with its traceback and appears in the table with its
@@ -293,7 +288,7 @@ def load_model_folder(folder: str | Path) -> tuple[MoTEModel, dict]:
 def evaluate_models(models: dict, suite: str = "offline", tasks: list[str] | None = None, *,
                     other_task: str = DEFAULT_OTHER_TASK, batch_size: int = 32, device: str | None = None,
                     store: str | Path | None = None, data_root: str | Path | None = None,
-                    show_progress: bool = True) -> "pd.DataFrame":
+                    show_progress: bool = True) -> pd.DataFrame:
     """Evaluate several models on a suite; one tidy table.
 
     Args:
@@ -333,7 +328,7 @@ def evaluate_models(models: dict, suite: str = "offline", tasks: list[str] | Non
 # ----------------------------------------------------------------------------- the paper's aggregation
 
 
-def per_query_scores(table: "pd.DataFrame") -> "pd.DataFrame":
+def per_query_scores(table: pd.DataFrame) -> pd.DataFrame:
     """Each query's main score (x100) behind the retrieval and reranking rows of ``table``.
 
     They are pytrec_eval's per-query values that mteb averages into the task's score (kept by the
@@ -358,13 +353,13 @@ def per_query_scores(table: "pd.DataFrame") -> "pd.DataFrame":
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def scores_by_task(table: "pd.DataFrame") -> "pd.DataFrame":
+def scores_by_task(table: pd.DataFrame) -> pd.DataFrame:
     """Per-dataset scores: one row per (task_type, task), one column per model (mean over splits and seeds)."""
     ok = table[table["error"].isna()]
     return ok.pivot_table(index=["task_type", "task"], columns="model", values="score", aggfunc="mean")
 
 
-def summary_table(table: "pd.DataFrame", reference: str = "em") -> "pd.DataFrame":
+def summary_table(table: pd.DataFrame, reference: str = "em") -> pd.DataFrame:
     """The paper's main table: mean score per task type and over all datasets, and gains over ``reference``.
 
     Gains are computed per dataset (model - reference), then averaged per type and overall, as the
@@ -381,14 +376,14 @@ def summary_table(table: "pd.DataFrame", reference: str = "em") -> "pd.DataFrame
     return pd.concat([means, gains])
 
 
-def type_means(per_task: "pd.DataFrame") -> "pd.DataFrame":
+def type_means(per_task: pd.DataFrame) -> pd.DataFrame:
     """Models x (task types, then ``average (all datasets)``) from a ``scores_by_task`` table (or its differences)."""
     by_type = per_task.groupby(level="task_type").mean().T
     by_type["average (all datasets)"] = per_task.mean().values
     return by_type
 
 
-def gain_ratios(table: "pd.DataFrame", model: str = "mote", baseline: str = "ic", reference: str = "em") -> dict:
+def gain_ratios(table: pd.DataFrame, model: str = "mote", baseline: str = "ic", reference: str = "em") -> dict:
     """The paper's headline: gain(model) / gain(baseline) over ``reference``, for retrieval and overall.
 
     The paper reports 5.21 / 3.27 = 1.59 (retrieval) and 2.60 / 1.81 = 1.43 (all datasets). A ratio

@@ -33,7 +33,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,6 +40,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from mote_lib.atomic import atomic_directory
 
 DEFAULT_INSTRUCTIONS = {
     "search_query": "search_query: ",
@@ -341,27 +342,22 @@ class MoTEModel(nn.Module):
         The folder is written under a temporary name and renamed at the end, so an interrupted
         save never leaves a half-written model where a complete one is expected.
         """
+        with atomic_directory(directory) as tmp:
+            self.write_files(tmp)
+        return Path(directory)
+
+    def write_files(self, folder: Path) -> None:
+        """Write the model's files into an existing ``folder`` (not atomic: ``save_pretrained`` is)."""
         from safetensors.torch import save_file
 
-        directory = Path(directory)
-        tmp = directory.with_name(directory.name + f".tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        config = {"mote": asdict(self.config), "backbone": self.backbone_config.to_dict(), "mote_lib_version": _version()}
-        (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-        state = {name: tensor.detach().contiguous().cpu() for name, tensor in self.state_dict().items()}
-        save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        self.tokenizer.save_pretrained(tmp)
-        from mote_lib.export import write_model_card
+        from mote_lib.model_card import write_model_card
 
-        write_model_card(self, tmp / "README.md")
-        # Swap by renames, so at every moment a complete model sits at `directory` or at `backup`.
-        backup = directory.with_name(directory.name + f".old-{os.getpid()}")
-        if directory.exists():
-            directory.rename(backup)
-        tmp.rename(directory)
-        shutil.rmtree(backup, ignore_errors=True)
-        return directory
+        config = {"mote": asdict(self.config), "backbone": self.backbone_config.to_dict(), "mote_lib_version": _version()}
+        (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        state = {name: tensor.detach().contiguous().cpu() for name, tensor in self.state_dict().items()}
+        save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+        self.tokenizer.save_pretrained(folder)
+        write_model_card(self, folder / "README.md")
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike) -> MoTEModel:
@@ -465,7 +461,7 @@ class MoTEModel(nn.Module):
         if next(self.parameters()).device != device:
             self.to(device)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        chunks = list(batches(order, batch_size))
         if show_progress_bar:
             from tqdm.auto import tqdm
 
@@ -501,6 +497,19 @@ def _truncate(backbone: nn.Module, n: int) -> None:
         raise ValueError(f"base_layers={n}: the base model has {depth} layers; choose 1..{depth}")
     backbone.encoder.layer = backbone.encoder.layer[:n]
     backbone.config.num_hidden_layers = n
+
+
+def batches(items, size: int):
+    """Consecutive slices of ``items`` of at most ``size`` (the last may be shorter).
+
+    Example:
+        >>> list(batches([1, 2, 3, 4, 5], 2))
+        [[1, 2], [3, 4], [5]]
+    """
+    if size < 1:
+        raise ValueError(f"batch size must be at least 1, got {size}")
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor, normalize: bool = True) -> torch.Tensor:

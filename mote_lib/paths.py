@@ -47,17 +47,6 @@ def project_environment(cache: Path | None = None) -> dict[str, str]:
     }
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename, so a
-    reader (or a run killed mid-write) sees the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    tmp.rename(path)
-    return path
-
-
 def runs_dir() -> Path:
     """Trained models, embeddings and results: ``$MOTE_RUNS`` if set, else ``<project>/runs`` (ignored by git)."""
     return Path(os.environ.get("MOTE_RUNS", PROJECT_ROOT / "runs"))

@@ -49,7 +49,7 @@ import torch
 from torch.func import jvp, vjp
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from mote_lib.model import MoTEModel, check_tasks, mean_pool
+from mote_lib.model import MoTEModel, batches, check_tasks, mean_pool
 from mote_lib.similarity import instruction_length, text_token_mask
 
 EDITS = ("drop_word", "swap_word")
@@ -66,7 +66,7 @@ def mean_token_embedding(model: MoTEModel, batch: dict[str, torch.Tensor]) -> to
 
 def _ratio_table(model, texts_a, tasks_a, texts_b, tasks_b, batch_size) -> pd.DataFrame:
     inputs, outputs = [], []
-    for start in range(0, len(texts_a), batch_size):
+    for start in range(0, len(texts_a), batch_size):  # slices of two lists in step
         chunk = slice(start, start + batch_size)
         batch_a = model.tokenize(texts_a[chunk], tasks_a[chunk] if tasks_a else None)
         batch_b = model.tokenize(texts_b[chunk], tasks_b[chunk] if tasks_b else None)
@@ -93,7 +93,7 @@ def instruction_swap_ratio(model: MoTEModel, texts: list[str], task_a: str, task
         DataFrame ``text, input_distance, output_distance, ratio``, one row per text (in order).
 
     Example:
-        >>> instruction_swap_ratio(model, ["a cat sat"], "search_query", "clustering")["ratio"].gt(0).all()
+        >>> bool(instruction_swap_ratio(model, ["a cat sat"], "search_query", "clustering")["ratio"].gt(0).all())
         True
     """
     check_tasks([task_a, task_b], model.config)
@@ -254,8 +254,7 @@ def _instructed_batches(model: MoTEModel, texts, task: str, batch_size: int):
     if not model.config.uses_instructions:
         raise ValueError("the 'em' variant has no instruction tokens to differentiate with respect to")
     texts = _nonempty(texts)
-    for start in range(0, len(texts), batch_size):
-        chunk = texts[start : start + batch_size]
+    for chunk in batches(texts, batch_size):
         yield model.tokenize(chunk, [task] * len(chunk))
 
 
@@ -327,7 +326,7 @@ def layerwise_lipschitz(model: MoTEModel, texts: list[str], task: str, n_directi
         DataFrame ``layer, directional_mean, directional_max, state_norm, relative``.
 
     Example:
-        >>> layerwise_lipschitz(model, ["how do I list files"], "clustering", n_directions=2).loc[0, "directional_mean"]
+        >>> float(layerwise_lipschitz(model, ["how do I list files"], "clustering", n_directions=2).loc[0, "directional_mean"])
         0.0
     """
     generator = torch.Generator().manual_seed(seed)

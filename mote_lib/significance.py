@@ -298,7 +298,7 @@ def compare_models(table: pd.DataFrame, a: str, b: str, by: str = "task", column
     result = pd.DataFrame(rows)
     result["p_adjusted"] = result["p_value"]
     if within is not None:
-        for test, index in result.groupby("test").groups.items():
+        for _test, index in result.groupby("test").groups.items():
             result.loc[index, "p_adjusted"] = adjust_p_values(result.loc[index, "p_value"], correction)
     columns = ["a", "b", "by", "group", "test", "n", "mean_a", "mean_b", "mean_diff", "statistic", "p_value",
                "p_adjusted", "effect_size", "effect_size_name"]

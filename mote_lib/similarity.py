@@ -40,7 +40,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from mote_lib.model import MoTEConfig, MoTEModel, check_tasks, mean_pool
+from mote_lib.model import MoTEConfig, MoTEModel, batches, check_tasks, mean_pool
 
 # ----------------------------------------------------------------------------- output embeddings
 
@@ -89,7 +89,7 @@ def inter_task_similarity(embeddings: dict[str, np.ndarray]) -> pd.DataFrame:
 
     Example:
         >>> sim = inter_task_similarity({"a": np.eye(2, dtype="f4"), "b": np.eye(2, dtype="f4")[::-1].copy()})
-        >>> sim.loc["a", "b"]
+        >>> float(sim.loc["a", "b"])
         0.0
     """
     tasks = list(embeddings)
@@ -185,8 +185,7 @@ def layerwise_divergence(model: MoTEModel, texts: list[str], task_a: str, task_b
     was_training = model.training
     model.eval()
     with torch.inference_mode():
-        for start in range(0, len(texts), batch_size):
-            chunk = list(texts[start : start + batch_size])
+        for chunk in batches(list(texts), batch_size):
             batch_a, batch_b = model.tokenize(chunk, [task_a] * len(chunk)), model.tokenize(chunk, [task_b] * len(chunk))
             mask_a, mask_b = _aligned_text_masks(model, batch_a, batch_b, task_a, task_b)
             states_a, states_b = _hidden_states(model, batch_a, task_a), _hidden_states(model, batch_b, task_b)
@@ -269,7 +268,8 @@ def _expert_layers(model: MoTEModel) -> list[int]:
 
 
 def _flat(expert: torch.nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().float().reshape(-1).cpu() for p in expert.parameters()])
+    # float64: a float32 dot product over ~10^6 weights drifts past 1 for identical experts.
+    return torch.cat([p.detach().double().reshape(-1).cpu() for p in expert.parameters()])
 
 
 def _initial_expert(initial: MoTEModel, layer: int, name: str) -> torch.nn.Module:

@@ -13,7 +13,7 @@ Example:
     >>> from mote_lib.st_module import save_as_sentence_transformer
     >>> from sentence_transformers import SentenceTransformer
     >>> folder = save_as_sentence_transformer(MoTEModel.from_base(MoTEConfig(variant="mote")), "/tmp/mote-st")
-    >>> st = SentenceTransformer(str(folder))
+    >>> st = SentenceTransformer(str(folder), trust_remote_code=True)   # the folder names a mote_lib class
     >>> st.encode(["how do I list files"], task="search_query").shape
     (1, 384)
 """
@@ -21,7 +21,6 @@ Example:
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import torch
@@ -75,13 +74,7 @@ class MoTEModule(InputModule):
 
     def save(self, output_path: str, *args, **kwargs) -> None:
         # The mote_lib format (config.json + model.safetensors + tokenizer) in the folder's root.
-        saved = self.model.save_pretrained(Path(output_path) / ".mote-tmp")
-        for item in saved.iterdir():
-            target = Path(output_path) / item.name
-            if target.is_dir():
-                shutil.rmtree(target)
-            item.replace(target)
-        saved.rmdir()
+        self.model.write_files(Path(output_path))
 
     @classmethod
     def load(cls, model_name_or_path: str, **kwargs) -> MoTEModule:
@@ -95,15 +88,14 @@ def save_as_sentence_transformer(model: MoTEModel, directory: str | os.PathLike)
     """
     from sentence_transformers import SentenceTransformer
 
-    from mote_lib.export import _swap_into_place, write_model_card
+    from mote_lib.atomic import atomic_directory
+    from mote_lib.model_card import write_model_card
 
     directory = Path(directory)
-    tmp = directory.with_name(directory.name + f".tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
     st_model = SentenceTransformer(modules=[MoTEModule(model)], similarity_fn_name="cosine", device=_device(model))
-    st_model.save(str(tmp))
-    write_model_card(model, tmp / "README.md")
-    _swap_into_place(tmp, directory)
+    with atomic_directory(directory) as tmp:
+        st_model.save(str(tmp))
+        write_model_card(model, tmp / "README.md")
     return directory
 
 

@@ -25,10 +25,12 @@ Example:
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import os
 import random
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -38,11 +40,12 @@ import numpy as np
 import torch
 
 from mote_lib import distributed
+from mote_lib.atomic import TEMPORARY_MARK, atomic_directory, write_text_atomic
 from mote_lib.data import load_training_data
 from mote_lib.distributed import SINGLE, World
 from mote_lib.losses import info_nce
-from mote_lib.model import MoTEConfig, MoTEModel
-from mote_lib.paths import write_text_atomic
+from mote_lib.model import VARIANTS, MoTEConfig, MoTEModel, batches
+from mote_lib.profiles import PROFILES, get_profile
 from mote_lib.sampler import TaskAwareSampler
 
 # Which model task (instruction and expert) embeds the anchor and the documents of each training task.
@@ -51,16 +54,18 @@ TASK_ROLES = {
     "classification": ("classification", "classification"),
     "clustering": ("clustering", "clustering"),
 }
+TRAINING_DATA = ("shipped", "hub", "auto")
 PAPER_TEMPERATURES = {"retrieval": 0.03, "classification": 0.03, "clustering": 0.06}
 EMBED_CHUNK = 16  # texts per forward pass inside a step (see _embed)
 
 
 @dataclass
 class TrainConfig:
-    """One training run. Profiles (``PROFILES``) fill in sizes; any field can be overridden.
+    """One training run. Profiles (``mote_lib.profiles``) fill in sizes; any field can be overridden.
 
     Attributes:
         variant, base_model, layers, base_layers: the model (see ``MoTEConfig``).
+        seed: seeds the batch order, dropout and every other random draw of the run.
         steps, batch_size: optimisation steps and examples per step (under torch.distributed: the
             global batch, all ranks together; it must divide by the number of processes).
         lr, warmup_ratio, weight_decay, max_grad_norm: AdamW with linear warm-up then linear decay.
@@ -70,6 +75,7 @@ class TrainConfig:
         no_ta_cl_temperature: the single temperature of the ablation (ours: 0.05).
         task_weights: task sampling weights (default: proportional to the task's size).
         max_examples_per_dataset: cap each dataset (the first N examples) for small profiles.
+        data_root: a folder holding ``train/`` to train from instead of the shipped ``data/``.
         training_data: ``"shipped"`` (data/, or ``data_root``), ``"hub"`` (the real
             sentence-transformers/embedding-training-data, downloaded into the cache) or ``"auto"``
             (the hub when it is reachable, else the shipped data, with a notice).
@@ -82,6 +88,7 @@ class TrainConfig:
             default: not yet exercised on a GPU, where an op without a deterministic kernel raises.
         max_seq_length: tokens per training input (instruction included). The saved model keeps
             the base model's inference length (``MoTEConfig.max_seq_length``).
+        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
         checkpoint_every, keep_last: checkpoint cadence and how many to keep.
         gather_negatives: under torch.distributed, every anchor sees the positives and hard
             negatives of all ranks (the loss of the global batch); off, each rank's loss uses its
@@ -123,30 +130,15 @@ class TrainConfig:
 
     @classmethod
     def from_profile(cls, profile: str, **overrides) -> TrainConfig:
-        if profile not in PROFILES:
-            raise ValueError(f"unknown profile {profile!r}; valid: {sorted(PROFILES)}")
+        sizes = get_profile(profile).train
         unknown = sorted(set(overrides) - {f.name for f in fields(cls)})
         if unknown:
             raise ValueError(f"unknown TrainConfig field(s) {unknown}")
-        return cls(**{**PROFILES[profile], "profile": profile, **overrides})
+        return cls(**{**sizes, "profile": profile, **overrides})
 
     def model_config(self) -> MoTEConfig:
         return MoTEConfig(base_model=self.base_model, variant=self.variant, layers=self.layers,
                           base_layers=self.base_layers)
-
-
-PROFILES: dict[str, dict] = {
-    # Seconds: the real MiniLM, a handful of steps on small batches (tests, CI, notebook smoke runs).
-    "smoke": dict(steps=6, batch_size=8, max_seq_length=64, max_examples_per_dataset=200, checkpoint_every=3, warmup_ratio=0.2),
-    # The notebooks' cpu profile: all eight models must train within ~20 minutes on a 2-core CPU. On the
-    # slower of the two machine kinds measured (AVX2, ~33 GFLOP/s fp32) a MoTE step of 16 x 64 tokens
-    # took ~10 s; steps of 8 took ~1.8 s in the notebooks' run, so 64 steps take ~2 minutes. A short
-    # run: the experts move little from their common start, and the notebooks say so.
-    "cpu": dict(steps=64, batch_size=8, max_seq_length=64, checkpoint_every=32),
-    # Paper-scale batches for a CUDA machine.
-    "gpu": dict(steps=3000, batch_size=512, max_seq_length=256, lr=5e-5, checkpoint_every=500, bf16="auto",
-                training_data="auto", embed_chunk=128),
-}
 
 
 class TrainingDiverged(RuntimeError):
@@ -203,8 +195,8 @@ def resolve_data_root(config: TrainConfig) -> str | None:
     from mote_lib.data import HUB_TRAINING_DATA, download_hub_training_data
     from mote_lib.paths import cache_dir
 
-    if config.training_data not in ("shipped", "hub", "auto"):
-        raise ValueError(f"unknown training_data {config.training_data!r}; valid: ['shipped', 'hub', 'auto']")
+    if config.training_data not in TRAINING_DATA:
+        raise ValueError(f"unknown training_data {config.training_data!r}; valid: {list(TRAINING_DATA)}")
     if config.training_data == "shipped":
         return config.data_root
     try:
@@ -230,12 +222,12 @@ def contrastive_step(model: MoTEModel, batch: dict, device: torch.device, autoca
     process ``objective`` is ``loss``. A token-routed model's load-balancing loss is the mean of the
     ranks' (in one process it is already the mean over chunks).
     """
-    shards = _shards(batch, world)
+    shards = batch_shards(batch, world)
     local = shards[world.rank]
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
         anchors, anchor_tokens = _embed(model, local["anchors"], local["anchor_tasks"], device, chunk, max_length)
         docs, doc_tokens = _embed(model, *_documents(local), device, chunk, max_length)
-    contrastive, per_row = _shared_loss(anchors["embedding"], docs["embedding"], batch, shards, world, gather_negatives, device)
+    contrastive, per_row = shared_loss(anchors["embedding"], docs["embedding"], batch, shards, world, gather_negatives, device)
     aux = anchors["aux_loss"] + docs["aux_loss"]
     objective = contrastive + model.config.aux_loss_weight * aux / world.size
     return _step_result(model, objective, per_row, aux, anchor_tokens + doc_tokens, world, device)
@@ -273,7 +265,7 @@ def shard_batch(batch: dict, start: int, stop: int) -> dict:
     return shard
 
 
-def _shards(batch: dict, world: World) -> list[dict]:
+def batch_shards(batch: dict, world: World) -> list[dict]:
     """Every rank's shard of the global batch (each rank knows them all: counts for the gather)."""
     if not world.distributed:
         return [batch]
@@ -281,7 +273,7 @@ def _shards(batch: dict, world: World) -> list[dict]:
     return [shard_batch(batch, *distributed.shard_bounds(rows, rank, world.size)) for rank in range(world.size)]
 
 
-def _shared_loss(anchors: torch.Tensor, docs: torch.Tensor, batch: dict, shards: list[dict], world: World,
+def shared_loss(anchors: torch.Tensor, docs: torch.Tensor, batch: dict, shards: list[dict], world: World,
                  gather_negatives: bool, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """This rank's share of the batch's mean InfoNCE, and the per-row losses of the global batch.
 
@@ -331,7 +323,7 @@ def grad_cache_step(model: MoTEModel, batch: dict, device: torch.device, autocas
     ``contrastive_step`` (tested). Returns like ``contrastive_step``, with ``loss`` already backpropagated
     (``objective`` is None). Under torch.distributed each rank caches its shard, as ``contrastive_step``.
     """
-    shards = _shards(batch, world)
+    shards = batch_shards(batch, world)
     local = shards[world.rank]
     groups = [_plan_chunks(model, local["anchors"], local["anchor_tasks"], device, chunk, max_length),
               _plan_chunks(model, *_documents(local), device, chunk, max_length)]
@@ -344,7 +336,7 @@ def grad_cache_step(model: MoTEModel, batch: dict, device: torch.device, autocas
                 outputs.append(_forward_chunk(model, c))
             cached.append(_assemble(chunks, outputs, device))
     anchors, docs = (g["embedding"].detach().requires_grad_() for g in cached)
-    contrastive, per_row = _shared_loss(anchors, docs, batch, shards, world, gather_negatives, device)
+    contrastive, per_row = shared_loss(anchors, docs, batch, shards, world, gather_negatives, device)
     contrastive.backward()
     weight = model.config.aux_loss_weight / world.size
     state_index = 0
@@ -396,8 +388,7 @@ def _plan_chunks(model: MoTEModel, texts: list[str], tasks: list[str], device: t
     lengths = [len(ids) for ids in model.tokenizer(texts, truncation=True, max_length=length)["input_ids"]]
     order = sorted(range(len(texts)), key=lambda i: lengths[i])
     chunks = []
-    for start in range(0, len(order), chunk):
-        rows = order[start : start + chunk]
+    for rows in batches(order, chunk):
         row_tasks = [tasks[i] for i in rows]
         tokens = model.tokenize([texts[i] for i in rows], row_tasks, max_length=length)
         chunks.append({
@@ -468,7 +459,7 @@ def _train(config: TrainConfig, output: Path, world: World, resume: bool, show_p
     distributed.broadcast_parameters(model, world)
     if world.distributed:  # every rank the same weights and batches, but its own dropout masks
         _seed_everything(distributed.rank_seed(config.seed, world))
-    optimizer = _optimizer(model, config)
+    optimizer = make_optimizer(model, config)
     scheduler = _scheduler(optimizer, config)
     # The global batch: every rank draws the same one and embeds its shard (``contrastive_step``).
     sampler = TaskAwareSampler(data.sizes, config.batch_size, config.seed, config.task_weights, config.ta_cl)
@@ -481,7 +472,7 @@ def _train(config: TrainConfig, output: Path, world: World, resume: bool, show_p
         for stale in ("train_log.jsonl", "summary.json"):
             (output / stale).unlink(missing_ok=True)
     if world.is_main:
-        for leftover in (output / "checkpoints").glob(".tmp-*"):  # from a save that was killed
+        for leftover in (output / "checkpoints").glob(f".*{TEMPORARY_MARK}*"):  # from a save that was killed
             shutil.rmtree(leftover)
         _write_json(output / "train_config.json", asdict(config))
 
@@ -577,8 +568,8 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _optimizer(model: MoTEModel, config: TrainConfig) -> torch.optim.AdamW:
-    # No weight decay on biases and LayerNorm weights (1-D tensors), as is usual for transformers.
+def make_optimizer(model: MoTEModel, config: TrainConfig) -> torch.optim.AdamW:
+    """The trainer's AdamW: weight decay on matrices only (not biases and LayerNorm weights, as is usual)."""
     decay = [p for p in model.parameters() if p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
@@ -617,18 +608,13 @@ def _save_checkpoint(output: Path, step: int, model, optimizer, scheduler, sampl
     final = folder / f"step-{step:06d}"
     if not world.is_main:
         return final
-    folder.mkdir(exist_ok=True)
-    tmp = folder / f".tmp-step-{step:06d}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
              **rng[0], "step": step, "config": asdict(config), "world_size": world.size}
     if world.distributed:
         state["rank_rng"] = rng
-    torch.save(state, tmp / "trainer_state.pt")
-    _write_json(tmp / "sampler_state.json", sampler.state_dict())
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    with atomic_directory(final) as tmp:
+        torch.save(state, tmp / "trainer_state.pt")
+        _write_json(tmp / "sampler_state.json", sampler.state_dict())
     for old in sorted(folder.glob("step-*"))[: -config.keep_last]:
         shutil.rmtree(old)
     return final
@@ -695,52 +681,86 @@ def _write_json(path: Path, payload) -> None:
 # ----------------------------------------------------------------------------- command line
 
 
+# Fields with a fixed set of values (the command line offers them as choices).
+FIELD_CHOICES = {"variant": VARIANTS, "bf16": ("auto", "on", "off"), "training_data": TRAINING_DATA}
+# Fields the command line does not generate: the profile is --profile.
+NOT_ON_COMMAND_LINE = frozenset({"profile"})
+
+
+def field_help(cls=None) -> dict[str, str]:
+    """Each field's help text, read from the ``Attributes:`` section of the dataclass's docstring.
+
+    Example:
+        >>> field_help()["max_seq_length"].startswith("tokens per training input")
+        True
+    """
+    doc = inspect.getdoc(cls or TrainConfig).split("Attributes:", 1)[1]
+    helps: dict[str, str] = {}
+    names: list[str] = []
+    for line in doc.splitlines():
+        entry = re.match(r"^    ([a-z_][a-z0-9_, ]*):\s*(.*)$", line)
+        if entry:
+            names = [name.strip() for name in entry[1].split(",")]
+            helps.update(dict.fromkeys(names, entry[2]))
+        elif line.startswith("        ") and names:
+            for name in names:
+                helps[name] += " " + line.strip()
+    return helps
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, cls=None) -> None:
+    """One option per field of ``TrainConfig`` (``--batch-size``, ``--ta-cl/--no-ta-cl`` ...), help from its docstring.
+
+    Options left out are absent from the parsed namespace, so they keep the profile's value
+    (``none`` sets an optional field to None).
+    """
+    cls = cls or TrainConfig
+    helps = field_help(cls)
+    for f in fields(cls):
+        if f.name in NOT_ON_COMMAND_LINE:
+            continue
+        option = "--" + f.name.replace("_", "-")
+        kind = str(f.type)
+        extra = {"help": helps.get(f.name, ""), "default": argparse.SUPPRESS}  # left out: not in the namespace
+        if kind == "bool":
+            parser.add_argument(option, action=argparse.BooleanOptionalAction, **extra)
+        elif f.name == "layers":
+            parser.add_argument(option, type=_layers, metavar="every|every_other|I,J,...", **extra)
+        elif kind.startswith("dict"):
+            parser.add_argument(option, type=json.loads, metavar="JSON", **extra)
+        else:
+            convert = {"int": int, "float": float}.get(kind.split(" | ")[0], str)
+            parser.add_argument(option, type=_optional(convert) if "None" in kind else convert,
+                                choices=FIELD_CHOICES.get(f.name), **extra)
+
+
+def _layers(text: str) -> str | list[int]:
+    if text in ("every", "every_other"):
+        return text
+    try:
+        return [int(i) for i in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected every, every_other or comma-separated layer indices") from None
+
+
+def _optional(convert):
+    def parse(text: str):
+        return None if text.lower() == "none" else convert(text)
+    parse.__name__ = convert.__name__  # argparse names the type in its error message
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variant", default="mote", help="em | ic | mote | mote-tlr")
-    parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
+    parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES), help="the sizes every option left out takes")
     parser.add_argument("--output", required=True, help="the run's folder")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
-    parser.add_argument("--base-model", help="minilm (default), mpnet, a folder or a Hub id")
-    parser.add_argument("--layers", help="every_other (default), every, or comma-separated layer indices")
-    parser.add_argument("--no-ta-cl", action="store_true", help="the ablation: mixed batches, one temperature")
-    parser.add_argument("--steps", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--lr", type=float)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
-    parser.add_argument("--bf16", choices=["auto", "on", "off"])
-    parser.add_argument("--data-root", help="folder holding train/ (default: the shipped data/)")
-    parser.add_argument("--max-examples-per-dataset", type=int)
-    parser.add_argument("--checkpoint-every", type=int)
-    parser.add_argument("--keep-last", type=int)
-    parser.add_argument("--max-seq-length", type=int)
-    parser.add_argument("--training-data", choices=["shipped", "hub", "auto"])
-    parser.add_argument("--grad-cache", action="store_true", help="GradCache: same gradients, one chunk's activation memory")
-    parser.add_argument("--embed-chunk", type=int)
     parser.add_argument("--overwrite", action="store_true", help="start afresh in a folder that holds checkpoints")
-    parser.add_argument("--deterministic", action="store_true", help="deterministic kernels (exact resume on CUDA)")
-    parser.add_argument("--no-gather-negatives", action="store_true",
-                        help="under torchrun: each rank's loss uses its own shard's negatives only")
-    args = parser.parse_args(argv)
-    overrides = {k: v for k, v in {
-        "variant": args.variant, "base_model": args.base_model, "steps": args.steps, "batch_size": args.batch_size,
-        "lr": args.lr, "seed": args.seed, "device": args.device, "bf16": args.bf16, "data_root": args.data_root,
-        "max_examples_per_dataset": args.max_examples_per_dataset, "checkpoint_every": args.checkpoint_every,
-        "keep_last": args.keep_last, "max_seq_length": args.max_seq_length, "training_data": args.training_data,
-        "embed_chunk": args.embed_chunk,
-    }.items() if v is not None}
-    if args.layers:
-        overrides["layers"] = args.layers if args.layers in ("every", "every_other") else [int(i) for i in args.layers.split(",")]
-    if args.no_ta_cl:
-        overrides["ta_cl"] = False
-    if args.grad_cache:
-        overrides["grad_cache"] = True
-    if args.deterministic:
-        overrides["deterministic"] = True
-    if args.no_gather_negatives:
-        overrides["gather_negatives"] = False
-    summary = train(TrainConfig.from_profile(args.profile, **overrides), args.output, resume=args.resume, overwrite=args.overwrite)
+    add_config_arguments(parser)
+    args = vars(parser.parse_args(argv))
+    control = {name: args.pop(name) for name in ("profile", "output", "resume", "overwrite")}
+    config = TrainConfig.from_profile(control["profile"], **args)  # what is left: the options given
+    summary = train(config, control["output"], resume=control["resume"], overwrite=control["overwrite"])
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one copy of the summary
         print(json.dumps(summary, indent=2))
     return 0

@@ -32,7 +32,7 @@ import pandas as pd
 import seaborn as sns
 
 from mote_lib.data import eval_table, eval_texts, load_eval_task, load_training_data, training_table
-from mote_lib.figures import savefig
+from mote_lib.lab.figures import savefig
 
 pd.set_option("display.max_colwidth", 120)
 training = load_training_data()

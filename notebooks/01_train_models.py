@@ -27,7 +27,7 @@
 # | `mote-no-tacl` | MoTE, batches mixed across tasks and one temperature | ablation "w/o TA-CL" |
 # | `ic-2l`, `mote-2l`, ... | IC and MoTE on the base model cut to its first N layers | capacity sweep (ours) |
 #
-# The plan of each profile (seeds, steps, sizes) is `mote_lib.experiments.PLANS`; a run is cached
+# The plan of each profile (seeds, steps, sizes) is `mote_lib.profiles.PROFILES`; a run is cached
 # under `runs/models/` by its configuration, so this notebook trains each model once and every
 # later notebook reuses it.
 
@@ -37,10 +37,10 @@ profile = "cpu"  # smoke | cpu | gpu
 # %%
 import pandas as pd
 
-from mote_lib import experiments, plots
-from mote_lib.train import TrainConfig
+from mote_lib.lab import experiments, plots
+from mote_lib.profiles import get_profile
 
-plan = experiments.plan(profile)
+plan = get_profile(profile)
 labels = experiments.all_models(profile)
 print(plan)
 display(pd.DataFrame([{"model": label, **{k: v for k, v in vars(experiments.train_config(label, profile)).items()

@@ -32,10 +32,11 @@ profile = "cpu"  # smoke | cpu | gpu
 # %%
 import pandas as pd
 
-from mote_lib import experiments, plots
 from mote_lib.evaluate import gain_ratios, per_query_scores, summary_table
+from mote_lib.lab import experiments, plots
+from mote_lib.profiles import get_profile
 
-plan = experiments.plan(profile)
+plan = get_profile(profile)
 labels = experiments.all_models(profile)
 print(plan)
 pd.set_option("display.precision", 2)

@@ -33,10 +33,11 @@ import importlib.util
 import numpy as np
 import pandas as pd
 
-from mote_lib import experiments, plots
+from mote_lib.lab import experiments, plots
+from mote_lib.profiles import get_profile
 from mote_lib.similarity import inter_task_cosines, inter_task_similarity, layerwise_divergence, task_embeddings
 
-plan = experiments.plan(profile)
+plan = get_profile(profile)
 texts = experiments.analysis_texts(plan.analysis_texts)
 models = {label: experiments.load_model(label, profile) for label in ("em", "ic", "mote")}
 print(f"{len(texts)} texts, e.g. {texts[0][:80]!r}")

@@ -40,10 +40,11 @@ profile = "cpu"  # smoke | cpu | gpu
 # %%
 import pandas as pd
 
-from mote_lib import experiments, plots
+from mote_lib.lab import experiments, plots
+from mote_lib.profiles import get_profile
 from mote_lib.sensitivity import content_edit_ratio, instruction_swap_ratio, layerwise_lipschitz, local_lipschitz
 
-plan = experiments.plan(profile)
+plan = get_profile(profile)
 # Edits need at least two words; three keeps single-term texts (glossary headwords) out.
 texts = [t for t in experiments.analysis_texts(plan.analysis_texts) if len(t.split()) >= 3]
 probe_texts = texts[: plan.probe_texts]

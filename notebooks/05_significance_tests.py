@@ -34,10 +34,11 @@ profile = "cpu"  # smoke | cpu | gpu
 # %%
 import pandas as pd
 
-from mote_lib import experiments, plots
+from mote_lib.lab import experiments, plots
+from mote_lib.profiles import get_profile
 from mote_lib.significance import adjust_p_values, bootstrap_by_task, compare_models
 
-plan = experiments.plan(profile)
+plan = get_profile(profile)
 table = experiments.read_result("offline_suite", profile)
 per_query = experiments.read_result("per_query", profile)
 COMPARISONS = [("mote", "ic"), ("mote", "em"), ("ic", "em")]
@@ -49,7 +50,7 @@ print(f"seeds per model: {len(plan.seeds)}; datasets: {table.task.nunique()}; "
 
 # %%
 over_datasets = pd.concat([compare_models(table, a, b) for a, b in COMPARISONS], ignore_index=True)
-for test, index in over_datasets.groupby("test").groups.items():
+for _test, index in over_datasets.groupby("test").groups.items():
     over_datasets.loc[index, "p_adjusted"] = adjust_p_values(over_datasets.loc[index, "p_value"], "holm")
 experiments.write_result(over_datasets, "significance", profile)
 display(over_datasets[["a", "b", "test", "n", "mean_a", "mean_b", "mean_diff", "p_value", "p_adjusted",

@@ -30,8 +30,8 @@ profile = "cpu"  # smoke | cpu | gpu
 # %%
 import pandas as pd
 
-from mote_lib import experiments, plots
 from mote_lib.evaluate import scores_by_task, type_means
+from mote_lib.lab import experiments, plots
 from mote_lib.significance import compare_models
 
 table = experiments.read_result("offline_suite", profile)

@@ -32,12 +32,13 @@ profile = "cpu"  # smoke | cpu | gpu
 import numpy as np
 import pandas as pd
 
-from mote_lib import experiments, plots
 from mote_lib.evaluate import evaluate_models, scores_by_task, type_means
+from mote_lib.lab import experiments, plots
 from mote_lib.model import MoTEModel
+from mote_lib.profiles import get_profile
 from mote_lib.similarity import expert_similarity_matrix, expert_weight_similarity, merge_experts
 
-plan = experiments.plan(profile)
+plan = get_profile(profile)
 table = experiments.read_result("offline_suite", profile)
 mote = experiments.load_model("mote", profile)
 initial = MoTEModel.from_base(mote.config)  # what training started from: every expert a copy of the dense block

@@ -19,8 +19,8 @@
 # state) and **RW** (every MoE layer's router weights over its experts, concatenated). **MoEE(sum)**
 # scores a pair by cos(HS) + alpha cos(RW); **MoEE(concat)** by the cosine of [HS; RW].
 #
-# The recipe is in `mote_lib/moee.py`. Where this notebook departs from the public code (all tested
-# in `tests/test_moee.py`):
+# The recipe is in `mote_lib/moee/`. Where this notebook departs from the public code (all tested
+# in `tests/moee/`):
 #
 # * **no per-batch standardisation**: a text's embedding never depends on its batch-mates;
 # * MoEE(sum) is returned as one unit vector whose cosine is exactly
@@ -52,13 +52,13 @@ import warnings
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-
-from mote_lib import experiments, moee
-from mote_lib.data import eval_texts, load_eval_task
-from mote_lib.figures import savefig
-from mote_lib.mteb_tasks import offline_tasks
-
 from sklearn.exceptions import UndefinedMetricWarning
+
+from mote_lib import moee
+from mote_lib.data import eval_texts, load_eval_task
+from mote_lib.lab import experiments
+from mote_lib.lab.figures import savefig
+from mote_lib.mteb_tasks import offline_tasks
 
 pd.set_option("display.precision", 2)
 # Weak embeddings (random weights, tiny training) leave some labels never predicted; sklearn warns

@@ -30,9 +30,9 @@ profile = "cpu"  # smoke | cpu | gpu
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from mote_lib import experiments, plots
-from mote_lib.claims import claims_table, write_claims
-from mote_lib.figures import figures_dir
+from mote_lib.lab import experiments, plots
+from mote_lib.lab.claims import claims_table, write_claims
+from mote_lib.lab.figures import figures_dir
 
 pd.set_option("display.max_colwidth", 200)
 

@@ -3,7 +3,6 @@
 import io
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 import torch

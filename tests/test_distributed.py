@@ -10,17 +10,15 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from transformers import AutoTokenizer, BertConfig, BertModel
+from test_train import _weights
+from test_train import tiny_config as train_config
 
 from mote_lib import distributed
 from mote_lib import train as train_module
-from mote_lib.base_models import resolve_base_model
 from mote_lib.distributed import World
 from mote_lib.model import MoTEModel
 from mote_lib.sampler import TaskAwareSampler
-from mote_lib.train import TrainConfig, TrainingData, contrastive_step, grad_cache_step, shard_batch, train
-
-from test_train import _weights
+from mote_lib.train import TrainingData, contrastive_step, grad_cache_step, shard_batch, train
 
 CPU = torch.device("cpu")
 # Rank 0 embeds rows 0-2, rank 1 rows 3-5: hard negatives on both ranks (uneven counts), a row without
@@ -30,29 +28,14 @@ EXAMPLES = [("retrieval", "a", 0), ("retrieval", "a", 1), ("classification", "c"
             ("retrieval", "b", 0), ("classification", "c", 10), ("classification", "c", 1)]
 
 
-def _tiny_base(folder, dropout: float):
-    torch.manual_seed(0)
-    BertModel(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-                         max_position_embeddings=128, hidden_dropout_prob=dropout,
-                         attention_probs_dropout_prob=dropout)).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(resolve_base_model("minilm")).save_pretrained(folder)
-    return str(folder)
-
-
 @pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory):
-    return _tiny_base(tmp_path_factory.mktemp("tiny-bert"), dropout=0.1)
-
-
-@pytest.fixture(scope="module")
-def tiny_base_no_dropout(tmp_path_factory):
-    return _tiny_base(tmp_path_factory.mktemp("tiny-bert-no-dropout"), dropout=0.0)
+def tiny_base_no_dropout(make_tiny_base):
+    return make_tiny_base(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
 
 def tiny_config(base, data, **overrides):
-    settings = dict(base_model=base, data_root=data, steps=6, batch_size=4, max_seq_length=32,
-                    checkpoint_every=1, keep_last=2, lr=1e-3, warmup_ratio=0.3, embed_chunk=2)
-    return TrainConfig(**{**settings, **overrides})
+    """test_train's settings, embedding in chunks of 2."""
+    return train_config(base, data, **{"embed_chunk": 2, **overrides})
 
 
 def _free_port() -> int:
@@ -191,7 +174,7 @@ def test_resume_refuses_another_number_of_processes(tiny_base, tiny_data, tmp_pa
     config = tiny_config(tiny_base, tiny_data)
     train(config, tmp_path / "run", show_progress=False, stop_after=1)
     model = MoTEModel.from_base(config.model_config())
-    optimizer = train_module._optimizer(model, config)
+    optimizer = train_module.make_optimizer(model, config)
     pieces = (model, optimizer, train_module._scheduler(optimizer, config), TaskAwareSampler({"t": {"d": 4}}, 4, 0))
     with pytest.raises(ValueError, match=r"written by 1 process\(es\) and this run has 2"):
         train_module._restore(tmp_path / "run", *pieces, config, World(rank=0, size=2))

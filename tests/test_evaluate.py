@@ -1,6 +1,7 @@
 """mote_lib.evaluate: routing through mteb, the results store, failures, aggregation, the CLI."""
 
 import math
+
 import numpy as np
 import pandas as pd
 import pytest

@@ -1,39 +1,13 @@
 """mote_lib.model on tiny encoders (hidden 32, 2 layers): equivalence, routing, gradients, I/O."""
 
-import copy
-
 import numpy as np
 import pytest
 import torch
-from transformers import AutoModel, BertConfig, MPNetConfig
 
 from mote_lib.model import MoTEConfig, MoTEModel, mean_pool
 
 TEXTS = ["a cat sat on the mat", "stocks fell sharply today", "how do I list files", "x"]
 TASKS = ["search_query", "search_document", "classification", "clustering"]
-
-
-def tiny_backbone(family: str, seed: int = 0):
-    torch.manual_seed(seed)
-    common = dict(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                  intermediate_size=64, max_position_embeddings=128, hidden_dropout_prob=0.1,
-                  attention_probs_dropout_prob=0.1)
-    config = BertConfig(**common) if family == "bert" else MPNetConfig(**common)
-    return AutoModel.from_config(config, add_pooling_layer=False).eval()
-
-
-def tiny_model(variant="mote", family="bert", tokenizer=None, seed=0, **overrides):
-    backbone = tiny_backbone(family, seed)
-    return MoTEModel(MoTEConfig(variant=variant, **overrides), copy.deepcopy(backbone), tokenizer).eval(), backbone
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    from transformers import AutoTokenizer
-
-    from mote_lib.base_models import resolve_base_model
-
-    return AutoTokenizer.from_pretrained(resolve_base_model("minilm"))
 
 
 def dense_embedding(backbone, tokenizer, texts):
@@ -45,21 +19,22 @@ def dense_embedding(backbone, tokenizer, texts):
 
 @pytest.mark.parametrize("family", ["bert", "mpnet"])
 @pytest.mark.parametrize("variant", ["em", "ic", "mote", "mote-tlr"])
-def test_every_variant_at_initialisation_equals_the_dense_model(family, variant, tokenizer):
-    model, backbone = tiny_model(variant, family, tokenizer)
+def test_every_variant_at_initialisation_equals_the_dense_model(family, variant, make_tiny_model, make_tiny_backbone,
+                                                              minilm_tokenizer):
+    model, backbone = make_tiny_model(variant, family=family), make_tiny_backbone(family)
     for task in TASKS:
         prefixed = [model.config.instructions[task] + t if variant != "em" else t for t in TEXTS]
-        expected = dense_embedding(backbone, tokenizer, prefixed)
+        expected = dense_embedding(backbone, minilm_tokenizer, prefixed)
         got = model.encode(TEXTS, task=task, convert_to_numpy=False)
         torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
 
 
 @pytest.mark.parametrize("family", ["bert", "mpnet"])
-def test_dropout_sits_where_the_dense_model_has_it(family, tokenizer):
+def test_dropout_sits_where_the_dense_model_has_it(family, make_tiny_model, make_tiny_backbone, minilm_tokenizer):
     """In training mode, with the same seed, MoTE draws the same dropout masks as transformers' own forward."""
-    model, backbone = tiny_model("mote", family, tokenizer)
+    model, backbone = make_tiny_model("mote", family=family), make_tiny_backbone(family)
     model.train(), backbone.train()
-    batch = tokenizer([model.config.instructions["clustering"] + t for t in TEXTS], padding=True, return_tensors="pt")
+    batch = minilm_tokenizer([model.config.instructions["clustering"] + t for t in TEXTS], padding=True, return_tensors="pt")
     torch.manual_seed(5)
     expected = mean_pool(backbone(**batch).last_hidden_state, batch["attention_mask"])
     torch.manual_seed(5)
@@ -67,15 +42,15 @@ def test_dropout_sits_where_the_dense_model_has_it(family, tokenizer):
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
 
 
-def test_expert_ids_must_match_the_batch(tokenizer):
-    model, _ = tiny_model("mote", tokenizer=tokenizer)
+def test_expert_ids_must_match_the_batch(make_tiny_model):
+    model = make_tiny_model("mote")
     batch = model.tokenize(TEXTS, ["clustering"] * 4)
     with pytest.raises(ValueError, match=r"expert_ids has shape \(2,\); expected one id per input, \(4,\)"):
         model(batch["input_ids"], batch["attention_mask"], torch.tensor([0, 1]))
 
 
-def test_mixed_task_batch_equals_each_row_alone(tokenizer):
-    model, _ = tiny_model("mote", tokenizer=tokenizer)
+def test_mixed_task_batch_equals_each_row_alone(make_tiny_model):
+    model = make_tiny_model("mote")
     with torch.no_grad():  # make the experts differ, so a wrong route would show
         for bank in model.blocks:
             for i, expert in enumerate(bank.experts):
@@ -94,24 +69,24 @@ def _count_expert_calls(model):
     return calls
 
 
-def test_a_one_task_batch_runs_exactly_one_expert_per_layer(tokenizer):
-    model, _ = tiny_model("mote", tokenizer=tokenizer)
+def test_a_one_task_batch_runs_exactly_one_expert_per_layer(make_tiny_model):
+    model = make_tiny_model("mote")
     calls = _count_expert_calls(model)
     model.encode(TEXTS, task="classification")
     # layer 0 dense; layer 1 (EOB) the classification expert
     assert calls == [((0, 0), 4), ((1, model.expert_index["classification"]), 4)]
 
 
-def test_a_mixed_batch_sends_each_row_to_its_expert_once(tokenizer):
-    model, _ = tiny_model("mote", tokenizer=tokenizer)
+def test_a_mixed_batch_sends_each_row_to_its_expert_once(make_tiny_model):
+    model = make_tiny_model("mote")
     calls = _count_expert_calls(model)
     model.encode(TEXTS[:3], task=["clustering", "search_query", "clustering"])
     index = model.expert_index
     assert sorted(calls) == sorted([((0, 0), 3), ((1, index["search_query"]), 1), ((1, index["clustering"]), 2)])
 
 
-def test_gradients_reach_only_the_routed_expert_and_shared_weights(tokenizer):
-    model, _ = tiny_model("mote", tokenizer=tokenizer)
+def test_gradients_reach_only_the_routed_expert_and_shared_weights(make_tiny_model):
+    model = make_tiny_model("mote")
     model.train()
     batch = model.tokenize(TEXTS, ["search_document"] * 4)
     out = model(batch["input_ids"], batch["attention_mask"], model.expert_ids(["search_document"] * 4))
@@ -131,31 +106,31 @@ def _expert_size(model):
     return sum(p.numel() for p in model.blocks[0].experts[0].parameters())
 
 
-def test_every_block_vs_every_other_block_parameter_counts(tokenizer):
-    em, _ = tiny_model("em", tokenizer=tokenizer)
-    eob, _ = tiny_model("mote", tokenizer=tokenizer, layers="every_other")
-    eb, _ = tiny_model("mote", tokenizer=tokenizer, layers="every")
+def test_every_block_vs_every_other_block_parameter_counts(make_tiny_model):
+    em = make_tiny_model("em")
+    eob = make_tiny_model("mote", layers="every_other")
+    eb = make_tiny_model("mote", layers="every")
     base, per_expert = em.parameter_counts()["total"], _expert_size(em)
     assert eob.parameter_counts()["total"] == base + 3 * per_expert  # one MoTE layer, 3 extra experts
     assert eb.parameter_counts()["total"] == base + 2 * 3 * per_expert
     assert [len(b.experts) for b in eob.blocks] == [1, 4] and [len(b.experts) for b in eb.blocks] == [4, 4]
 
 
-def test_active_parameters_equal_for_em_ic_and_mote(tokenizer):
-    counts = {v: tiny_model(v, tokenizer=tokenizer)[0].parameter_counts() for v in ("em", "ic", "mote")}
+def test_active_parameters_equal_for_em_ic_and_mote(make_tiny_model):
+    counts = {v: make_tiny_model(v).parameter_counts() for v in ("em", "ic", "mote")}
     assert counts["em"]["active"] == counts["ic"]["active"] == counts["mote"]["active"] == counts["em"]["total"]
     assert counts["mote"]["total"] > counts["mote"]["active"]
 
 
-def test_shared_experts_map_several_tasks_to_one(tokenizer):
+def test_shared_experts_map_several_tasks_to_one(make_tiny_model):
     mapping = {"search_query": "search", "search_document": "search", "classification": "cls", "clustering": "cls"}
-    model, _ = tiny_model("mote", tokenizer=tokenizer, task_to_expert=mapping)
+    model = make_tiny_model("mote", task_to_expert=mapping)
     assert model.config.experts == ["cls", "search"] and len(model.blocks[1].experts) == 2  # sorted names
     assert model.expert_ids(TASKS).tolist() == [1, 1, 0, 0]
 
 
-def test_token_routing_exposes_router_logits_and_a_load_balancing_loss(tokenizer):
-    model, _ = tiny_model("mote-tlr", tokenizer=tokenizer)
+def test_token_routing_exposes_router_logits_and_a_load_balancing_loss(make_tiny_model):
+    model = make_tiny_model("mote-tlr")
     batch = model.tokenize(TEXTS, ["clustering"] * 4)
     out = model(batch["input_ids"], batch["attention_mask"])
     (logits,) = model.router_logits()
@@ -175,14 +150,14 @@ def test_load_balancing_loss_hand_computed():
     assert _load_balancing_loss(probs, choice, mask, 2).item() == pytest.approx(10 / 9)
 
 
-def test_unknown_task_lists_the_valid_tasks(tokenizer):
-    model, _ = tiny_model("mote", tokenizer=tokenizer)
+def test_unknown_task_lists_the_valid_tasks(make_tiny_model):
+    model = make_tiny_model("mote")
     with pytest.raises(ValueError, match=r"unknown task\(s\) \['retrieval'\]; valid tasks: \['search_query', 'search_document', 'classification', 'clustering'\]"):
         model.encode(["x"], task="retrieval")
 
 
-def test_missing_task_is_an_error_not_a_default(tokenizer):
-    model, _ = tiny_model("mote", tokenizer=tokenizer)
+def test_missing_task_is_an_error_not_a_default(make_tiny_model):
+    model = make_tiny_model("mote")
     with pytest.raises(ValueError, match="needs task="):
         model.encode(["x"])
     batch = model.tokenize(["x"], ["clustering"])
@@ -190,13 +165,13 @@ def test_missing_task_is_an_error_not_a_default(tokenizer):
         model(batch["input_ids"], batch["attention_mask"])
 
 
-def test_em_ignores_the_task(tokenizer):
-    model, _ = tiny_model("em", tokenizer=tokenizer)
+def test_em_ignores_the_task(make_tiny_model):
+    model = make_tiny_model("em")
     torch.testing.assert_close(model.encode(TEXTS, task="clustering", convert_to_numpy=False), model.encode(TEXTS, convert_to_numpy=False))
 
 
-def test_encode_keeps_input_order_across_length_sorted_batches(tokenizer):
-    model, _ = tiny_model("mote", tokenizer=tokenizer)
+def test_encode_keeps_input_order_across_length_sorted_batches(make_tiny_model):
+    model = make_tiny_model("mote")
     together = model.encode(TEXTS, task="clustering", batch_size=2)
     one_by_one = [model.encode(t, task="clustering")[0] for t in TEXTS]
     for row, single in zip(together, one_by_one):
@@ -205,11 +180,11 @@ def test_encode_keeps_input_order_across_length_sorted_batches(tokenizer):
 
 @pytest.mark.parametrize("family", ["bert", "mpnet"])
 @pytest.mark.parametrize("variant", ["mote", "mote-tlr"])
-def test_save_and_load_round_trip(tmp_path, tokenizer, family, variant):
+def test_save_and_load_round_trip(tmp_path, make_tiny_model, family, variant):
     # Tasks not in alphabetical order, every expert different: a load that put experts in other
     # slots than they were saved from would route tasks to the wrong weights.
     order = {"search_query": "sq", "classification": "cl", "search_document": "sd", "clustering": "cu"}
-    model, _ = tiny_model(variant, family=family, tokenizer=tokenizer, task_to_expert=order)
+    model = make_tiny_model(variant, family=family, task_to_expert=order)
     with torch.no_grad():
         for i, expert in enumerate(model.blocks[1].experts):
             expert.up.weight.add_(0.05 * (i + 1))
@@ -244,8 +219,8 @@ def test_mote_from_minilm_equals_sentence_transformers_at_initialisation():
 
 
 @pytest.mark.parametrize("family", ["bert", "mpnet"])
-def test_inputs_embeds_replace_the_word_embedding_lookup(family, tokenizer):
-    model, _ = tiny_model("mote", family, tokenizer)
+def test_inputs_embeds_replace_the_word_embedding_lookup(family, make_tiny_model):
+    model = make_tiny_model("mote", family=family)
     batch = model.tokenize(TEXTS, TASKS)  # padded rows: MPNet's positions still come from input_ids
     ids, mask, experts = batch["input_ids"], batch["attention_mask"], model.expert_ids(TASKS)
     words = model.embeddings.word_embeddings(ids).detach()

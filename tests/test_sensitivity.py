@@ -3,50 +3,31 @@
 import numpy as np
 import pytest
 import torch
-from transformers import AutoModel, BertConfig
 
-from mote_lib.model import MoTEConfig, MoTEModel, mean_pool
-from mote_lib.sensitivity import (content_edit_ratio, edit_texts, instruction_swap_ratio, layerwise_lipschitz,
-                                  local_lipschitz, mean_token_embedding, operator_norm)
+from mote_lib.model import MoTEConfig, MoTEModel
+from mote_lib.sensitivity import (
+    content_edit_ratio,
+    edit_texts,
+    instruction_swap_ratio,
+    layerwise_lipschitz,
+    local_lipschitz,
+    mean_token_embedding,
+    operator_norm,
+)
 
 TEXTS = ["a cat sat on the mat", "stocks fell sharply today", "how do I list files"]
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    from transformers import AutoTokenizer
-
-    from mote_lib.base_models import resolve_base_model
-
-    return AutoTokenizer.from_pretrained(resolve_base_model("minilm"))
-
-
-def tiny(variant, tokenizer, seed=0, dtype=torch.float32):
-    """A random BERT encoder (hidden 32, 2 layers; layer 1 holds the experts), eval mode."""
-    torch.manual_seed(seed)
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, max_position_embeddings=128)
-    backbone = AutoModel.from_config(config, add_pooling_layer=False)
-    model = MoTEModel(MoTEConfig(variant=variant), backbone, tokenizer).eval().to(dtype)
-    if variant == "mote":  # experts that differ, so the expert matters
-        generator = torch.Generator().manual_seed(seed + 1)
-        with torch.no_grad():
-            for expert in model.blocks[1].experts:
-                for p in expert.parameters():
-                    p.add_(0.3 * torch.randn(p.shape, generator=generator, dtype=dtype))
-    return model
 
 
 # ----------------------------------------------------------------------------- distances and ratios
 
 
-def test_instruction_swap_ratio_by_hand(tokenizer):
-    model = tiny("ic", tokenizer)
+def test_instruction_swap_ratio_by_hand(make_tiny_model, minilm_tokenizer):
+    model = make_tiny_model("ic")
     table = instruction_swap_ratio(model, TEXTS, "search_query", "classification", batch_size=2)
     words = model.embeddings.word_embeddings.weight.detach()
     for i, text in enumerate(TEXTS):
-        ids_a = tokenizer("search_query: " + text)["input_ids"]
-        ids_b = tokenizer("classification: " + text)["input_ids"]
+        ids_a = minilm_tokenizer("search_query: " + text)["input_ids"]
+        ids_b = minilm_tokenizer("classification: " + text)["input_ids"]
         input_distance = (words[ids_a].mean(0) - words[ids_b].mean(0)).norm().item()
         output_distance = np.linalg.norm(model.encode(text, task="search_query") - model.encode(text, task="classification"))
         assert table.loc[i, "input_distance"] == pytest.approx(input_distance, rel=1e-5)
@@ -54,19 +35,19 @@ def test_instruction_swap_ratio_by_hand(tokenizer):
         assert table.loc[i, "ratio"] == pytest.approx(output_distance / input_distance, rel=1e-5)
 
 
-def test_mean_token_embedding_ignores_padding(tokenizer):
-    model = tiny("ic", tokenizer)
+def test_mean_token_embedding_ignores_padding(make_tiny_model):
+    model = make_tiny_model("ic")
     together = mean_token_embedding(model, model.tokenize(["x", TEXTS[0]], ["clustering"] * 2))
     alone = mean_token_embedding(model, model.tokenize(["x"], ["clustering"]))
     torch.testing.assert_close(together[0], alone[0])
 
 
-def test_em_instruction_swap_is_an_error(tokenizer):
+def test_em_instruction_swap_is_an_error(make_tiny_model):
     # EM prepends no instruction and ignores the task: input and output distances are both 0.
     with pytest.raises(ValueError, match=r"'em' variant ignores the task.*0 / 0"):
-        instruction_swap_ratio(tiny("em", tokenizer), TEXTS, "search_query", "clustering")
+        instruction_swap_ratio(make_tiny_model("em"), TEXTS, "search_query", "clustering")
     with pytest.raises(ValueError, match="two different tasks"):
-        instruction_swap_ratio(tiny("ic", tokenizer), TEXTS, "clustering", "clustering")
+        instruction_swap_ratio(make_tiny_model("ic"), TEXTS, "clustering", "clustering")
 
 
 def test_seeded_edits_are_deterministic():
@@ -91,8 +72,8 @@ def test_edit_errors():
 
 
 @pytest.mark.parametrize("variant, task", [("em", None), ("ic", "clustering")])
-def test_content_edit_ratio(tokenizer, variant, task):
-    model = tiny(variant, tokenizer)
+def test_content_edit_ratio(make_tiny_model, variant, task):
+    model = make_tiny_model(variant)
     table = content_edit_ratio(model, TEXTS, task, edit="swap_word", seed=3)
     assert table["edited"].tolist() == edit_texts(TEXTS, "swap_word", seed=3)
     assert (table["input_distance"] > 0).all() and (table["ratio"] > 0).all() and np.isfinite(table["ratio"]).all()
@@ -116,11 +97,11 @@ def test_operator_norm_of_a_linear_map_is_exact():
 
 
 @pytest.mark.parametrize("variant", ["ic", "mote"])
-def test_jvp_matches_finite_differences(tokenizer, variant):
+def test_jvp_matches_finite_differences(make_tiny_model, perturb_experts, variant):
     # float64, eps 1e-4: central differences err by O(eps^2) ~ 1e-8 (times third derivatives of
     # order 1 here) plus round-off ~ 1e-16 / 1e-4; a JVP through the wrong input, or a missing
     # term, would be off by order 1. In float32 round-off alone is ~ 6e-8 / eps.
-    model = tiny(variant, tokenizer, dtype=torch.float64)
+    model = perturb_experts(make_tiny_model(variant, dtype=torch.float64))  # mote: experts that differ; ic has none
     table = local_lipschitz(model, TEXTS, "search_query", n_directions=3, eps=1e-4, seed=0, n_iterations=10)
     assert (table["finite_difference_error"] < 1e-6).all()
     np.testing.assert_allclose(table["finite_difference_max"], table["directional_max"], rtol=1e-6)
@@ -128,8 +109,8 @@ def test_jvp_matches_finite_differences(tokenizer, variant):
     assert (table["directional_mean"] > 0).all()
 
 
-def test_lipschitz_is_the_top_singular_value_of_the_full_jacobian(tokenizer):
-    model = tiny("ic", tokenizer, dtype=torch.float64)
+def test_lipschitz_is_the_top_singular_value_of_the_full_jacobian(make_tiny_model):
+    model = make_tiny_model("ic", dtype=torch.float64)
     text, n = TEXTS[1], 2  # "classification: " is two tokens
     batch = model.tokenize([text], ["classification"])
     ids, mask = batch["input_ids"], batch["attention_mask"]
@@ -143,39 +124,39 @@ def test_lipschitz_is_the_top_singular_value_of_the_full_jacobian(tokenizer):
     top = torch.linalg.svdvals(jacobian)[0].item()
     table = local_lipschitz(model, [text], "classification", n_directions=1, n_iterations=40)
     # Power iteration approaches the top singular value from below, at a rate set by the gap to the
-    # second (small here: 40 iterations reach 0.6% below); a wrong quantity, e.g. the Frobenius norm
+    # second (40 iterations reach 0.07% below here); a wrong quantity, e.g. the Frobenius norm
     # sqrt(sum of squared singular values), would not sit in this band.
     assert top * (1 - 1e-2) <= table.loc[0, "lipschitz"] <= top * (1 + 1e-9)
     assert torch.linalg.matrix_norm(jacobian).item() > top * 1.02
 
 
-def test_local_lipschitz_is_seeded_and_restores_the_mode(tokenizer):
-    model = tiny("mote", tokenizer).train()
+def test_local_lipschitz_is_seeded_and_restores_the_mode(make_tiny_model, perturb_experts):
+    model = perturb_experts(make_tiny_model("mote")).train()
     first, again, other = (local_lipschitz(model, TEXTS, "clustering", n_directions=2, seed=s, n_iterations=2,
                                            batch_size=2) for s in (5, 5, 6))
     assert first.equals(again) and not first.equals(other) and first["text"].tolist() == [0, 1, 2]
     assert model.training  # probed in eval mode (no dropout), then put back
 
 
-def test_layerwise_lipschitz_starts_at_zero(tokenizer):
+def test_layerwise_lipschitz_starts_at_zero(make_tiny_model, perturb_experts):
     # The instruction cannot reach the text tokens at the embedding layer (per-token LayerNorm);
     # attention carries it into the next layers.
-    table = layerwise_lipschitz(tiny("mote", tokenizer), TEXTS, "search_document", n_directions=3)
+    table = layerwise_lipschitz(perturb_experts(make_tiny_model("mote")), TEXTS, "search_document", n_directions=3)
     assert table["layer"].tolist() == [0, 1, 2]
     assert table.loc[0, "directional_mean"] == 0 and table.loc[0, "relative"] == 0
     assert (table.loc[1:, "directional_mean"] > 0).all()
     assert (table["directional_max"] >= table["directional_mean"]).all() and (table["state_norm"] > 0).all()
 
 
-def test_jacobian_probes_need_instruction_tokens(tokenizer):
+def test_jacobian_probes_need_instruction_tokens(make_tiny_model):
     with pytest.raises(ValueError, match="'em' variant has no instruction tokens"):
-        local_lipschitz(tiny("em", tokenizer), TEXTS, "clustering")
+        local_lipschitz(make_tiny_model("em"), TEXTS, "clustering")
     with pytest.raises(ValueError, match=r"unknown task\(s\) \['query'\]"):
-        layerwise_lipschitz(tiny("ic", tokenizer), TEXTS, "query")
+        layerwise_lipschitz(make_tiny_model("ic"), TEXTS, "query")
 
 
 @pytest.mark.integration
-def test_minilm_instruction_swap_moves_less_than_it_could(tokenizer):
+def test_minilm_instruction_swap_moves_less_than_it_could():
     """On the real base model: finite differences agree with the JVP in float32, and a swap's ratio is finite."""
     model = MoTEModel.from_base(MoTEConfig(variant="ic"))
     table = local_lipschitz(model, TEXTS[:2], "search_query", n_directions=2, eps=1e-2, n_iterations=10)

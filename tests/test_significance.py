@@ -6,8 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mote_lib.significance import (adjust_p_values, bootstrap_by_task, compare_models, paired_bootstrap, paired_t_test, paired_tests,
-                                   seed_bootstrap, wilcoxon_test)
+from mote_lib.significance import (
+    adjust_p_values,
+    bootstrap_by_task,
+    compare_models,
+    paired_bootstrap,
+    paired_t_test,
+    paired_tests,
+    seed_bootstrap,
+    wilcoxon_test,
+)
 
 A, B = [2, 4, 6, 8, 10], [1, 2, 3, 4, 5]  # differences 1, 2, 3, 4, 5
 

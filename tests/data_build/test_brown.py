@@ -4,7 +4,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from corpora.brown import detokenize, read_brown
 
 BROWN = Path(__file__).resolve().parents[1] / "fixtures" / "corpora" / "brown"

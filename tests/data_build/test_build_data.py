@@ -8,9 +8,8 @@ candidates, overlap filter, writing, datasheet) runs in seconds, twice, and is c
 import random
 from pathlib import Path
 
-import pytest
-
 import build_data
+import pytest
 from corpora import bible, brown, debian, dictd, faq, fetch, gensim_data, wordnet
 from datasheet import BEGIN, END
 

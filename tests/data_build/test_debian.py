@@ -4,7 +4,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from corpora.debian import (
     compare_debian_versions,
     description_to_text,

@@ -10,7 +10,6 @@ import gzip
 from pathlib import Path
 
 import pytest
-
 from corpora.dictd import (
     DictdFormatError,
     clean_definition,

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from corpora import faq
 from corpora.faq import (
     pod_inline_to_text,

@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from corpora.gensim_data import (
     WIKI_SAMPLE,
     clean_wikitext,

@@ -5,9 +5,9 @@ from itertools import chain
 from pathlib import Path
 
 import pytest
-
 from build_data import NearDuplicateIndex, normalise
 from datasheet import generated_block, render_tables
+
 from mote_lib.data import EVAL_TYPES, TRAIN_TASKS, eval_texts, list_eval_tasks, load_eval_task, load_training_data
 
 DATA = Path(__file__).resolve().parents[2] / "data"

@@ -4,7 +4,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from corpora.wordnet import WordNetFormatError, clean_lemma, read_lexnames, read_wordnet, split_gloss
 
 WORDNET = Path(__file__).resolve().parents[1] / "fixtures" / "corpora" / "wordnet"

@@ -11,8 +11,8 @@ point releases, and ignoring them keeps the records stable for a given point rel
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from corpora.fetch import read_apt_list
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 NO_LABELS: Mapping[str, str] = MappingProxyType({})
 MAX_CODE_LINES = 25

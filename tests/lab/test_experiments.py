@@ -1,19 +1,14 @@
-"""mote_lib.experiments: the profiles' plans, model labels, cached tables, texts for the analyses."""
+"""mote_lib.lab.experiments: the profiles' plans, model labels, cached tables, texts for the analyses."""
 
 import json
 
 import pandas as pd
 import pytest
 
-from mote_lib import experiments
-from mote_lib.plots import FIGURES
+from mote_lib.lab import experiments
+from mote_lib.lab.plots import FIGURES
+from mote_lib.profiles import PROFILES, get_profile
 from mote_lib.train import TrainConfig
-
-
-def test_plans_and_unknown_profiles():
-    assert set(experiments.PLANS) == {"smoke", "cpu", "gpu"}
-    with pytest.raises(ValueError, match=r"unknown profile 'fast'; valid: \['cpu', 'gpu', 'smoke'\]"):
-        experiments.plan("fast")
 
 
 def test_labels_map_to_the_training_configs_the_cached_runs_were_made_with():
@@ -28,11 +23,11 @@ def test_labels_map_to_the_training_configs_the_cached_runs_were_made_with():
 
 
 def test_every_profile_trains_the_main_models_the_ablations_and_the_capacity_sweep():
-    for profile in experiments.PLANS:
+    for profile in PROFILES:
         labels = experiments.all_models(profile)
         assert len(labels) == len(set(labels))
         assert set(experiments.MAIN_MODELS) | set(experiments.ABLATION_MODELS) <= set(labels)
-        for layers in experiments.plan(profile).capacity_layers:
+        for layers in get_profile(profile).capacity_layers:
             assert {f"ic-{layers}l", f"mote-{layers}l"} <= set(labels)
 
 
@@ -65,7 +60,7 @@ def test_small_profiles_evaluate_a_cached_sample_and_gpu_the_shipped_suite(tmp_p
     monkeypatch.setenv("MOTE_RUNS", str(tmp_path))
     assert experiments.eval_data_root("gpu") is None
     root = experiments.eval_data_root("smoke")
-    assert root == tmp_path / f"eval-sample-{experiments.plan('smoke').eval_sample}" and (root / "eval").is_dir()
+    assert root == tmp_path / f"eval-sample-{get_profile('smoke').eval_sample}" and (root / "eval").is_dir()
     stamp = (root / "eval" / "FaqRetrieval" / "test.queries.jsonl.gz").stat().st_mtime_ns
     assert experiments.eval_data_root("smoke") == root
     assert (root / "eval" / "FaqRetrieval" / "test.queries.jsonl.gz").stat().st_mtime_ns == stamp  # not rewritten

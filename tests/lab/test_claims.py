@@ -1,10 +1,11 @@
-"""mote_lib.claims: verdicts computed from the stored result tables, missing tables reported."""
+"""mote_lib.lab.claims: verdicts computed from the stored result tables, missing tables reported."""
 
 import pandas as pd
 import pytest
 
-from mote_lib import experiments
-from mote_lib.claims import CLAIMS, NOT_MEASURED, NOT_REPRODUCED, REPRODUCED, claims_table, write_claims
+from mote_lib.lab import experiments
+from mote_lib.lab.claims import CLAIMS, NOT_MEASURED, NOT_REPRODUCED, REPRODUCED, claims_table, write_claims
+from mote_lib.profiles import get_profile
 
 
 @pytest.fixture
@@ -41,5 +42,5 @@ def test_write_claims_writes_a_markdown_table(results):
     text = path.read_text()
     assert path == results / "smoke" / "claims.md"
     assert text.count("\n| ") == len(CLAIMS) + 1 and "claims reproduced" in text
-    assert f"{experiments.plan('smoke').eval_sample} records per task" in text and "steps of" in text
+    assert f"{get_profile('smoke').eval_sample} records per task" in text and "steps of" in text
     assert str(results) not in text, "a missing table is named relative to results/, not by this machine's path"

@@ -5,8 +5,8 @@ Each notebook ``notebooks/NN_verb_object.ipynb`` is paired with a jupytext ``py:
 ``.py`` when the ``.py`` is newer, executes it in place with the chosen profile injected into the
 cell tagged ``parameters``, and prints each notebook's wall time.
 
-    python -m mote_lib.notebooks --profile cpu            # all notebooks
-    python -m mote_lib.notebooks --profile smoke 00 03    # only those whose names start so
+    python -m mote_lib.lab.notebooks --profile cpu            # all notebooks
+    python -m mote_lib.lab.notebooks --profile smoke 00 03    # only those whose names start so
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ import argparse
 import json
 import os
 import time
+from datetime import UTC
 from pathlib import Path
 
 from mote_lib.paths import PROJECT_ROOT
+from mote_lib.profiles import PROFILES
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
-PROFILES = ("smoke", "cpu", "gpu")
 
 
 def notebook_sources(folder: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -77,7 +78,7 @@ def run_notebook(source: Path, profile: str, output: Path | None = None) -> floa
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", choices=PROFILES, default="cpu")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
     parser.add_argument("only", nargs="*", help="run only notebooks whose names start with these prefixes")
     args = parser.parse_args(argv)
     sources = [s for s in notebook_sources() if not args.only or s.name.startswith(tuple(args.only))]
@@ -100,18 +101,18 @@ def record_wall_time(notebook: str, seconds: float, profile: str) -> None:
     The time includes whatever the notebook trained or evaluated because it was not cached yet, so
     a first run and a re-run measure different things.
     """
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import pandas as pd
 
-    from mote_lib.experiments import read_result, results_dir, write_result
+    from mote_lib.lab.experiments import read_result, results_dir, write_result
 
     table = pd.DataFrame()
     if (results_dir(profile) / "notebook_times.csv").is_file():
         table = read_result("notebook_times", profile)
         table = table[table["notebook"] != notebook]
     row = {"notebook": notebook, "wall_time_s": seconds, "profile": profile, "machine": _machine(),
-           "finished_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")}
+           "finished_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M")}
     write_result(pd.concat([table, pd.DataFrame([row])], ignore_index=True).sort_values("notebook"),
                  "notebook_times", profile)
 

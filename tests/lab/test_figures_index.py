@@ -1,9 +1,10 @@
 """figures/README.md indexes exactly the figures in figures/."""
 
 import re
-from pathlib import Path
 
-FIGURES = Path(__file__).resolve().parents[1] / "figures"
+from mote_lib.paths import PROJECT_ROOT
+
+FIGURES = PROJECT_ROOT / "figures"
 
 
 def test_index_lists_every_figure_and_nothing_else():

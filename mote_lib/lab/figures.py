@@ -2,7 +2,7 @@
 
 Example:
     >>> import matplotlib.pyplot as plt
-    >>> from mote_lib.figures import savefig
+    >>> from mote_lib.lab.figures import savefig
     >>> fig, ax = plt.subplots()
     >>> _ = ax.plot([0, 1], [0, 1])
     >>> paths = savefig(fig, "example")  # figures/example.png and figures/example.pdf
@@ -14,10 +14,7 @@ import os
 from pathlib import Path
 
 from mote_lib.paths import PROJECT_ROOT
-
-
-# The profile whose figures are the repository's own (figures/); the others get a subfolder.
-MAIN_PROFILE = "cpu"
+from mote_lib.profiles import MAIN_PROFILE
 
 
 def figures_dir(profile: str | None = None) -> Path:

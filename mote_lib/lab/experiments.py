@@ -17,14 +17,12 @@ Models (labels used in every table and figure):
     ic-2l, mote-2l, ...   IC and MoTE on the base model truncated to its first N layers
 
 A trained model is cached under ``runs/models/`` by its training configuration
-(``mote_lib.runs``), and an evaluation under ``runs/results/`` by its weights
+(``mote_lib.lab.runs``), and an evaluation under ``runs/results/`` by its weights
 (``mote_lib.evaluate``): re-running a notebook reuses both. Tables a notebook produces for
 others (and for ``09_paper_figures``) go to ``results/<profile>/`` (``write_result``).
 
 Example:
-    >>> from mote_lib.experiments import plan, train_config
-    >>> plan("cpu").seeds
-    (0,)
+    >>> from mote_lib.lab.experiments import train_config
     >>> train_config("mote-2l", "smoke").base_layers
     2
 """
@@ -34,57 +32,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from mote_lib.paths import PROJECT_ROOT, runs_dir, write_text_atomic
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What one profile runs.
-
-    Attributes:
-        profile: ``smoke``, ``cpu`` or ``gpu`` (also the ``TrainConfig`` profile).
-        seeds: training seeds of every model.
-        capacity_layers: base-model depths of the capacity sweep, besides the full depth.
-        eval_sample: records per offline task (``write_eval_sample``), or ``None`` for the whole suite.
-        eval_documents: documents besides the sampled queries' own kept in each retrieval task of
-            the sample (``None``: as many as queries); more make retrieval less easy.
-        analysis_texts: texts embedded by the inter-task similarity analysis.
-        probe_texts: texts of the Lipschitz probes (Jacobian products: the costly analysis).
-        probe_directions, power_iterations: random directions and power iterations per probe text.
-        bootstrap_resamples: resamples of the paired bootstraps.
-        hub_suites: real MTEB suites evaluated when the hub is reachable.
-    """
-
-    profile: str
-    seeds: tuple[int, ...]
-    capacity_layers: tuple[int, ...]
-    eval_sample: int | None
-    analysis_texts: int
-    probe_texts: int
-    bootstrap_resamples: int
-    probe_directions: int = 8
-    power_iterations: int = 20
-    hub_suites: tuple[str, ...] = ()
-    eval_documents: int | None = None
-
-
-PLANS = {
-    "smoke": Plan("smoke", seeds=(0,), capacity_layers=(2,), eval_sample=6, analysis_texts=24, probe_texts=2,
-                  bootstrap_resamples=1000, probe_directions=2, power_iterations=3),
-    # Sized for the hour on a 2-core CPU (the slower machine kind: AVX2, ~33 GFLOP/s): one seed;
-    # 32 records per task and 160 further documents per retrieval task (~200k tokens, ~2 min per
-    # model; the whole suite is ~1M tokens); eight models plus two merged ones and MoTE-TLR's
-    # routers are evaluated. A run with 24 records and as many documents as queries took 36 minutes
-    # and left retrieval at its ceiling (97-100 for every full-depth model).
-    "cpu": Plan("cpu", seeds=(0,), capacity_layers=(2,), eval_sample=32, analysis_texts=64, probe_texts=8,
-                bootstrap_resamples=10_000, probe_directions=3, power_iterations=6, eval_documents=160),
-    "gpu": Plan("gpu", seeds=(0, 1, 2), capacity_layers=(4, 2), eval_sample=None, analysis_texts=1000,
-                probe_texts=128, bootstrap_resamples=10_000, hub_suites=("mteb-lite",)),
-}
+from mote_lib.atomic import write_text_atomic
+from mote_lib.paths import PROJECT_ROOT, runs_dir
+from mote_lib.profiles import get_profile
 
 # label -> the TrainConfig fields that make the model what it is (the profile fills in the rest).
 MODELS: dict[str, dict] = {
@@ -101,13 +54,6 @@ CAPACITY_VARIANTS = ("ic", "mote")
 _CAPACITY_LABEL = re.compile(r"^(?P<variant>ic|mote)-(?P<layers>\d+)l$")
 
 
-def plan(profile: str) -> Plan:
-    """The plan of a profile (raises listing the valid ones)."""
-    if profile not in PLANS:
-        raise ValueError(f"unknown profile {profile!r}; valid: {sorted(PLANS)}")
-    return PLANS[profile]
-
-
 def capacity_label(variant: str, layers: int) -> str:
     """``ic-2l``: IC on the base model's first 2 layers."""
     return f"{variant}-{layers}l"
@@ -115,7 +61,7 @@ def capacity_label(variant: str, layers: int) -> str:
 
 def capacity_models(profile: str) -> list[str]:
     """The capacity sweep's labels (full depth first: ``ic``, ``mote``, then ``ic-4l``, ...)."""
-    return [*CAPACITY_VARIANTS, *(capacity_label(v, n) for n in plan(profile).capacity_layers for v in CAPACITY_VARIANTS)]
+    return [*CAPACITY_VARIANTS, *(capacity_label(v, n) for n in get_profile(profile).capacity_layers for v in CAPACITY_VARIANTS)]
 
 
 def all_models(profile: str) -> list[str]:
@@ -127,7 +73,7 @@ def train_config(label: str, profile: str, seed: int = 0):
     """The ``TrainConfig`` of a model label in a profile."""
     from mote_lib.train import TrainConfig
 
-    plan(profile)
+    get_profile(profile)  # an unknown profile is named before an unknown label
     if label in MODELS:
         return TrainConfig.from_profile(profile, seed=seed, **MODELS[label])
     match = _CAPACITY_LABEL.match(label)
@@ -138,7 +84,7 @@ def train_config(label: str, profile: str, seed: int = 0):
 
 def run_folder(label: str, profile: str, seed: int = 0, show_progress: bool = False) -> Path:
     """The finished training run of ``label`` (trained now if it is not cached)."""
-    from mote_lib.runs import trained_model
+    from mote_lib.lab.runs import trained_model
 
     return trained_model(train_config(label, profile, seed), show_progress=show_progress)
 
@@ -161,7 +107,7 @@ def train_models(labels: list[str], profile: str, show_progress: bool = False):
 
     rows = []
     for label in labels:
-        for seed in plan(profile).seeds:
+        for seed in get_profile(profile).seeds:
             folder = run_folder(label, profile, seed, show_progress)
             summary = json.loads((folder / "summary.json").read_text())
             rows.append({"model": label, "seed": seed, "run": folder.name, "steps": summary["steps"],
@@ -182,7 +128,7 @@ def training_curves(labels: list[str], profile: str, window: int = 10):
 
     frames = []
     for label in labels:
-        for seed in plan(profile).seeds:
+        for seed in get_profile(profile).seeds:
             folder = run_folder(label, profile, seed)
             records = [json.loads(line) for line in (folder / "train_log.jsonl").read_text().splitlines() if line]
             rows = [{"model": label, "seed": seed, "step": r["step"], "task": task, "loss": loss}
@@ -199,7 +145,7 @@ def training_curves(labels: list[str], profile: str, window: int = 10):
 
 def eval_data_root(profile: str) -> Path | None:
     """The data root of a profile's offline evaluation: ``None`` (the shipped suite) or a cached sample."""
-    records, documents = plan(profile).eval_sample, plan(profile).eval_documents
+    records, documents = get_profile(profile).eval_sample, get_profile(profile).eval_documents
     if records is None:
         return None
     from mote_lib.data import write_eval_sample
@@ -223,7 +169,7 @@ def evaluate(labels: list[str], profile: str, suite: str = "offline", show_progr
     root = eval_data_root(profile) if suite == "offline" else None
     tables = [evaluate_models({label: run_folder(label, profile, seed)}, suite, data_root=root,
                               show_progress=show_progress)
-              for seed in plan(profile).seeds for label in labels]
+              for seed in get_profile(profile).seeds for label in labels]
     return pd.concat(tables, ignore_index=True)
 
 
@@ -320,7 +266,7 @@ def _distinct_eval_texts() -> tuple[tuple[str, ...], ...]:
 
 def results_dir(profile: str) -> Path:
     """``$MOTE_RESULTS/<profile>`` if set (tests), else ``<project>/results/<profile>``."""
-    plan(profile)
+    get_profile(profile)
     return Path(os.environ.get("MOTE_RESULTS", PROJECT_ROOT / "results")) / profile
 
 
@@ -344,7 +290,7 @@ def read_result(name: str, profile: str):
 RESULT_PRODUCERS = {
     "training_runs": "01_train_models", "training_curves": "01_train_models",
     "offline_suite": "02_evaluate_mteb", "summary": "02_evaluate_mteb", "per_query": "02_evaluate_mteb",
-    "inference_time": "02_evaluate_mteb", "notebook_times": "python -m mote_lib.notebooks",
+    "inference_time": "02_evaluate_mteb", "notebook_times": "python -m mote_lib.lab.notebooks",
     "inter_task_similarity": "03_inter_task_similarity", "inter_task_cosines": "03_inter_task_similarity",
     "layerwise_divergence": "03_inter_task_similarity",
     "sensitivity_ratios": "04_lipschitz_probes", "local_lipschitz": "04_lipschitz_probes",

@@ -1,11 +1,11 @@
-"""mote_lib.figures.savefig writes PNG and PDF, and the same figure twice gives the same bytes."""
+"""mote_lib.lab.figures.savefig writes PNG and PDF, and the same figure twice gives the same bytes."""
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from mote_lib.figures import savefig  # noqa: E402
+from mote_lib.lab.figures import savefig  # noqa: E402
 
 
 def _figure():

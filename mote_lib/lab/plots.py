@@ -8,7 +8,7 @@ Every function takes the table (and the profile, for the title) and returns a ma
 
 Example:
     >>> import pandas as pd
-    >>> from mote_lib.plots import type_gains
+    >>> from mote_lib.lab.plots import type_gains
     >>> summary = pd.DataFrame({"task_type": ["Retrieval"], "model": ["gain mote"], "score": [2.4]})
     >>> fig = type_gains(summary, "cpu")
 """
@@ -238,7 +238,7 @@ def draw(name: str, table: pd.DataFrame, profile: str):
 
 def render(name: str, table: pd.DataFrame, profile: str):
     """Draw figure ``name`` and save it with ``savefig`` (into the profile's figure folder); return it."""
-    from mote_lib.figures import savefig
+    from mote_lib.lab.figures import savefig
 
     fig = draw(name, table, profile)
     savefig(fig, name, profile=profile)

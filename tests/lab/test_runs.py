@@ -1,9 +1,9 @@
-"""mote_lib.runs: trained models cached by the configuration that determines their weights."""
+"""mote_lib.lab.runs: trained models cached by the configuration that determines their weights."""
 
 import json
 import threading
 
-from mote_lib.runs import config_hash, run_dir, trained_model
+from mote_lib.lab.runs import config_hash, run_dir, trained_model
 from mote_lib.train import TrainConfig
 
 

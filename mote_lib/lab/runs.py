@@ -5,21 +5,22 @@ every ``TrainConfig`` field that changes the trained weights. Asking for the sam
 again returns the finished run; an interrupted one is resumed from its newest checkpoint.
 
 Example:
-    >>> from mote_lib.runs import trained_model
+    >>> from mote_lib.lab.runs import run_dir, trained_model
     >>> from mote_lib.train import TrainConfig
-    >>> folder = trained_model(TrainConfig.from_profile("smoke", variant="mote"))  # trains once
-    >>> folder.name.startswith("mote-smoke-s0-")
+    >>> config = TrainConfig.from_profile("smoke", variant="mote")
+    >>> run_dir(config).name.startswith("mote-smoke-s0-")   # where the run lives
     True
+    >>> folder = trained_model(config)   # trains once, then returns the cached run  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
+from mote_lib.digest import json_digest
 from mote_lib.paths import runs_dir
 
 # Fields that do not change the weights a run ends with (where it runs, how often it saves, its label).
@@ -34,7 +35,7 @@ def config_hash(config) -> str:
     """
     defaults = {f.name: _default(f) for f in fields(config)}
     settings = {k: v for k, v in asdict(config).items() if k not in NON_WEIGHT_FIELDS and v != defaults[k]}
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    return json_digest(settings, length=12)
 
 
 def _default(f):
@@ -73,8 +74,8 @@ def _finished(folder: Path) -> bool:
 
 def write_run_model_card(folder: str | Path, evaluation=None) -> Path:
     """(Re)write ``folder/model/README.md`` with the run's training settings (and an evaluation table)."""
-    from mote_lib.export import write_model_card
     from mote_lib.model import MoTEModel
+    from mote_lib.model_card import write_model_card
 
     folder = Path(folder)
     training = json.loads((folder / "train_config.json").read_text())

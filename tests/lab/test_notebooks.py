@@ -2,7 +2,7 @@
 
 import pytest
 
-from mote_lib.notebooks import _cell_sources, notebook_sources, run_notebook
+from mote_lib.lab.notebooks import _cell_sources, notebook_sources, run_notebook
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +35,8 @@ def test_every_notebook_has_a_parameters_cell_and_an_executed_twin_with_the_same
 
 
 def test_wall_times_are_kept_per_notebook(tmp_path, monkeypatch):
-    from mote_lib.experiments import read_result
-    from mote_lib.notebooks import record_wall_time
+    from mote_lib.lab.experiments import read_result
+    from mote_lib.lab.notebooks import record_wall_time
 
     monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
     record_wall_time("02_evaluate_mteb", 12.5, "smoke")
@@ -51,6 +51,6 @@ def test_the_runner_runs_as_a_module():
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "mote_lib.notebooks", "--profile", "smoke", "zz"],
+    done = subprocess.run([sys.executable, "-m", "mote_lib.lab.notebooks", "--profile", "smoke", "zz"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "no numbered notebooks found" in done.stdout, done.stderr

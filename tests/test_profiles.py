@@ -1,0 +1,36 @@
+"""mote_lib.profiles: one registry of sizes, read by the trainer and the harness alike."""
+
+import pytest
+
+from mote_lib.profiles import PROFILES, get_profile
+from mote_lib.train import TrainConfig
+
+
+def test_unknown_profiles_list_the_valid_ones():
+    assert {"smoke", "cpu", "gpu", "gpu-quick", "pilot", "reference"} == set(PROFILES)
+    with pytest.raises(ValueError, match=r"unknown profile 'fast'; valid: \['cpu', 'gpu', 'gpu-quick', 'pilot', 'reference', 'smoke'\]"):
+        get_profile("fast")
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_every_profile_names_real_training_fields_and_trains_with_them(name):
+    profile = get_profile(name)
+    assert profile.name == name
+    config = TrainConfig.from_profile(name, variant="ic")
+    assert config.profile == name
+    for field, value in profile.train.items():
+        assert getattr(config, field) == value
+
+
+def test_the_reference_profile_meets_the_preregistered_floor():
+    reference = get_profile("reference")
+    config = TrainConfig.from_profile("reference")
+    assert (config.steps, config.batch_size, config.max_seq_length) >= (180, 32, 128)
+    assert config.bf16 == "off"  # numerics may not change part-way through the experiment
+    assert len(reference.seeds) >= 3 and reference.eval_sample is None
+
+
+def test_the_pilot_is_the_reference_at_fewer_steps():
+    pilot, reference = get_profile("pilot").train, get_profile("reference").train
+    assert {k: v for k, v in pilot.items() if k != "steps"} == {k: v for k, v in reference.items() if k != "steps"}
+    assert pilot["steps"] < reference["steps"]

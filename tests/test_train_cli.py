@@ -1,0 +1,43 @@
+"""python -m mote_lib.train: one option per TrainConfig field, its help text from the field's documentation."""
+
+import argparse
+from dataclasses import fields
+
+import pytest
+
+from mote_lib.train import NOT_ON_COMMAND_LINE, TrainConfig, add_config_arguments, field_help
+
+
+def parse(*argv):
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    add_config_arguments(parser)
+    return vars(parser.parse_args(list(argv)))
+
+
+def test_every_field_is_an_option_with_documented_help():
+    helps = field_help()
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    options = {a.dest: a for a in parser._actions}
+    for f in fields(TrainConfig):
+        if f.name in NOT_ON_COMMAND_LINE:
+            continue
+        assert f.name in options, f"--{f.name.replace('_', '-')} is missing"
+        assert helps.get(f.name), f"TrainConfig's docstring does not document {f.name}"
+        assert options[f.name].help == helps[f.name]
+
+
+def test_options_left_out_keep_the_profile_and_given_ones_are_typed():
+    assert parse() == {}
+    assert parse("--base-layers", "2", "--lr", "1e-4", "--no-ta-cl", "--layers", "0,2") == {
+        "base_layers": 2, "lr": 1e-4, "ta_cl": False, "layers": [0, 2]}
+    assert parse("--temperatures", '{"retrieval": 0.05}', "--max-examples-per-dataset", "none") == {
+        "temperatures": {"retrieval": 0.05}, "max_examples_per_dataset": None}
+    config = TrainConfig.from_profile("cpu", **parse("--steps", "7"))
+    assert (config.steps, config.batch_size) == (7, TrainConfig.from_profile("cpu").batch_size)
+
+
+@pytest.mark.parametrize("argv", [["--variant", "moe"], ["--layers", "odd"], ["--steps", "many"], ["--bf16", "maybe"]])
+def test_bad_values_are_refused_by_the_parser(argv):
+    with pytest.raises(argparse.ArgumentError):
+        parse(*argv)
