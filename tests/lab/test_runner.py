@@ -1,0 +1,268 @@
+"""mote_lib.lab.runner: the resumable queue of the experiment of record, on a tiny profile."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mote_lib.lab import runner
+from mote_lib.lab.runner import Entry, main, queue
+from mote_lib.lab.weight_sketch import sketch_distance
+from mote_lib.profiles import PROFILES, Profile
+
+TINY = "tiny-runner"
+
+
+def tiny_profile(tiny_base, tiny_data) -> Profile:
+    return Profile(TINY, train=dict(steps=2, batch_size=4, max_seq_length=32, checkpoint_every=1,
+                                    base_model=tiny_base, data_root=tiny_data),
+                   seeds=(0,), eval_sample=4, analysis_texts=8)
+
+
+@pytest.fixture(scope="module")
+def finished(tiny_base, tiny_data, tmp_path_factory):
+    """The tiny profile's whole queue (base, em, ic, mote) run once: its runs/ and results/ folders."""
+    runs, results = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("results")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(PROFILES, TINY, tiny_profile(tiny_base, tiny_data))
+        patch.setenv("MOTE_RUNS", str(runs))
+        patch.setenv("MOTE_RESULTS", str(results))
+        assert main(["run", "--profile", TINY, "--threads", str(torch.get_num_threads())]) == 0
+    return runs, results
+
+
+@pytest.fixture
+def copy_of_finished(finished, tmp_path, monkeypatch, tiny_base, tiny_data):
+    """The finished results copied to a fresh folder (the tests change them); the runs and the results store shared."""
+    runs, results = finished
+    monkeypatch.setitem(PROFILES, TINY, tiny_profile(tiny_base, tiny_data))
+    monkeypatch.setenv("MOTE_RUNS", str(runs))
+    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path / "results"))
+    shutil.copytree(results, tmp_path / "results")
+    return tmp_path / "results" / TINY / "runs"
+
+
+def modification_times(folder):
+    return {path.relative_to(folder): path.stat().st_mtime_ns for path in folder.rglob("*") if path.is_file()}
+
+
+def must_not_train(*args, **kwargs):
+    raise AssertionError("a finished run was trained again")
+
+
+# ----------------------------------------------------------------------------- the queue
+
+
+def test_the_reference_queue_starts_with_the_base_model_and_ends_with_the_ablations():
+    names = [f"{e.profile}/{e.name}" for e in queue("reference")]
+    assert names[0] == "reference/base"
+    assert names[1:4] == ["reference/ic-s0", "reference/mote-s0", "reference/em-s0"]
+    for label in ("ic", "mote", "em"):  # every main model's seed 0 before any seed 1
+        assert names.index(f"reference/{label}-s0") < names.index(f"reference/{label}-s1")
+    pilot = [i for i, name in enumerate(names) if name.startswith("pilot/")]
+    assert [names[i] for i in pilot] == ["pilot/ic-s0", "pilot/mote-s0", "pilot/ic-s1", "pilot/mote-s1"]
+    assert min(pilot) > max(names.index("reference/ic-s1"), names.index("reference/mote-s1"))
+    ablations = [i for i, e in enumerate(queue("reference")) if e.label in ("mote-tlr", "mote-no-tacl", "mote-eb")]
+    assert len(ablations) == 9 and ablations == list(range(len(names) - 9, len(names)))
+    assert {"reference/ic-s5", "reference/mote-s5"} <= set(names) and "reference/em-s3" not in names
+
+
+def test_queue_entries_are_unique_and_other_profiles_run_the_main_models_seed_by_seed():
+    for profile in ("reference", "gpu-quick", "cpu"):
+        entries = queue(profile)
+        assert len({(e.profile, e.name) for e in entries}) == len(entries)
+    assert [e.name for e in queue("gpu-quick")] == ["base", *(f"{m}-s{s}" for s in (0, 1, 2) for m in ("em", "ic", "mote"))]
+
+
+def test_an_entry_names_its_folder_and_the_files_it_needs(monkeypatch, tmp_path):
+    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
+    assert Entry("pilot", "ic", 1).folder == tmp_path / "pilot" / "runs" / "ic-s1"
+    assert Entry("reference", "base").name == "base"
+    assert "route_ablation.csv" in runner.expected_files(Entry("reference", "mote-eb", 0))
+    assert "route_ablation.csv" not in runner.expected_files(Entry("reference", "mote-tlr", 0))
+    assert "inter_task_cosines.csv" not in runner.expected_files(Entry("reference", "em", 0))
+    assert runner.expected_files(Entry("reference", "base")) == ["run.json", "scores.csv", "per_query.csv"]
+
+
+def test_an_unknown_profile_exits_2_with_one_line_naming_the_valid_ones(capsys):
+    for command in ("plan", "run", "status"):
+        assert main([command, "--profile", "nope"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "unknown profile 'nope'" in err and "'reference'" in err
+
+
+def test_an_unknown_label_in_a_queue_names_the_valid_ones(monkeypatch):
+    monkeypatch.setitem(runner.QUEUES, "smoke", (("smoke", ("moe",), (0,)),))
+    with pytest.raises(runner.UserError, match=r"unknown model label 'moe' in the queue; valid: \['base', 'em'"):
+        queue("smoke")
+
+
+def test_status_before_anything_ran_uses_the_stated_priors(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
+    assert main(["status", "--profile", "reference"]) == 0
+    out = capsys.readouterr().out
+    assert "0 of 29 runs done, 29 left (next: reference/base)" in out
+    assert "s/step (prior" in out and "x 1500 s (prior" in out
+
+
+# ----------------------------------------------------------------------------- running it
+
+
+def test_a_run_writes_every_file_of_every_entry_then_done_json(finished):
+    _, results = finished
+    folder = results / TINY / "runs"
+    assert sorted(p.name for p in folder.iterdir()) == ["base", "em-s0", "ic-s0", "mote-s0"]
+    for name, expected in {"base": runner.expected_files(Entry(TINY, "base")),
+                           "mote-s0": ["run.json", "scores.csv", "per_query.csv", "train_log.csv", "expert_movement.csv",
+                                       "weight_sketch.npz", "inter_task_cosines.csv", "route_ablation.csv"]}.items():
+        assert sorted(p.name for p in (folder / name).iterdir()) == sorted([*expected, "done.json"])
+    assert not (folder / "ic-s0" / "route_ablation.csv").exists() and (folder / "ic-s0" / "inter_task_cosines.csv").exists()
+
+    record = json.loads((folder / "mote-s0" / "run.json").read_text())
+    assert record["steps"] == 2 and record["train_config"]["variant"] == "mote" and len(record["weights_hash"]) == 16
+    assert {"cpu", "cores", "avx2", "avx512f", "avx512_bf16"} <= set(record["machine"]) and "commit" in record["git"]
+
+    scores = pd.read_csv(folder / "mote-s0" / "scores.csv")
+    assert "result_file" not in scores and len(scores) == 12 and scores["error"].isna().all()
+    assert {"entry", "seed", "profile", "commit", "cpu", "threads"} <= set(scores)
+    assert set(scores["entry"]) == {"mote-s0"} and set(scores["profile"]) == {TINY}
+    assert set(pd.read_csv(folder / "base" / "scores.csv")["variant"]) == {"em"}
+    assert set(pd.read_csv(folder / "ic-s0" / "per_query.csv")["task_type"]) == {"Retrieval", "Reranking"}
+
+    log = pd.read_csv(folder / "ic-s0" / "train_log.csv")
+    assert list(log["step"]) == [1, 2] or list(log["step"]) == [0, 1]
+    assert list(log.columns[7:13]) == ["step", "task", "loss", "lr", "grad_norm", "tokens_per_s"]
+
+
+def test_expert_movement_compares_each_expert_with_its_initial_weights(finished):
+    folder = finished[1] / TINY / "runs"
+    movement = pd.read_csv(folder / "mote-s0" / "expert_movement.csv", keep_default_na=False)
+    change = movement[movement["measure"] == "relative_change"]
+    assert set(change[change["layer"] == 1]["expert_a"]) == {"classification", "clustering", "search_document", "search_query"}
+    assert set(change[change["layer"] == 0]["expert_a"]) == {"dense"}
+    # Two small steps: the shared block moved a little, and only the experts of the tasks sampled.
+    assert (change["value"] < 0.1).all() and (change[change["layer"] == 0]["value"] > 0).all()
+    assert (change[change["layer"] == 1]["value"] > 0).any()
+    distance = movement[movement["measure"] == "relative_distance"]
+    assert len(distance) == 6 and set(distance["layer"]) == {1}  # 4 experts: 6 pairs, in the MoTE layer only
+    dense = pd.read_csv(folder / "ic-s0" / "expert_movement.csv", keep_default_na=False)
+    assert set(dense["expert_a"]) == {"dense"} and len(dense) == 2
+
+
+def test_the_weight_sketch_estimates_distances_between_runs(finished):
+    folder = finished[1] / TINY / "runs"
+    ic, em = (np.load(folder / name / "weight_sketch.npz") for name in ("ic-s0", "em-s0"))
+    assert ic["sketch"].dtype == np.float32 and ic["sketch"].shape == (2, int(ic["buckets"]))
+    assert list(ic["expert"]) == ["dense", "dense"] and str(ic["entry"]) == f"{TINY}/ic-s0"
+    assert np.linalg.norm(ic["sketch"], axis=1) == pytest.approx(ic["change_norm"], rel=0.02)
+    assert sketch_distance(ic["sketch"][1], em["sketch"][1]) > 0
+
+
+def test_route_ablation_scores_retrieval_with_the_right_no_and_the_wrong_query_expert(finished):
+    table = pd.read_csv(finished[1] / TINY / "runs" / "mote-s0" / "route_ablation.csv")
+    assert set(table["routing"]) == {"right", "none", "wrong"}
+    assert set(table["task_type"]) == {"Retrieval", "Reranking"} and table["error"].isna().all()
+    assert table.groupby("routing")["task"].nunique().nunique() == 1
+
+
+def test_query_routing_copies_leave_the_model_untouched(make_tiny_model, perturb_experts):
+    model = perturb_experts(make_tiny_model("mote"))
+    initial = make_tiny_model("mote")
+    reset, wrong = runner.query_expert_reset(model, initial), runner.queries_routed_to(model, "clustering")
+    text = ["how do I list files"]
+    right = model.encode(text, task="search_query")
+    assert np.allclose(reset.encode(text, task="search_query"), initial.encode(text, task="search_query"), atol=1e-6)
+    assert np.allclose(reset.encode(text, task="clustering"), model.encode(text, task="clustering"), atol=1e-6)
+    assert wrong.expert_ids(["search_query"]).item() == model.expert_index["clustering"]
+    assert not np.allclose(wrong.encode(text, task="search_query"), right)
+    assert model.config.task_to_expert["search_query"] == "search_query"
+    assert np.allclose(model.encode(text, task="search_query"), right)
+
+
+def test_a_second_run_does_nothing(copy_of_finished, monkeypatch, capsys):
+    before = modification_times(copy_of_finished)
+    monkeypatch.setattr("mote_lib.train.train", must_not_train)
+    monkeypatch.setattr("mote_lib.evaluate.evaluate_models", must_not_train)
+    assert main(["run", "--profile", TINY, "--threads", str(torch.get_num_threads())]) == 0
+    assert "all 4 entries of the tiny-runner queue are done" in capsys.readouterr().out
+    assert modification_times(copy_of_finished) == before
+
+
+def test_a_deleted_result_file_is_recomputed_alone(copy_of_finished, monkeypatch, capsys):
+    scores = copy_of_finished / "ic-s0" / "scores.csv"
+    content = scores.read_text()
+    scores.unlink()
+    before = modification_times(copy_of_finished)
+    monkeypatch.setattr("mote_lib.train.train", must_not_train)
+    assert main(["run", "--profile", TINY, "--threads", str(torch.get_num_threads())]) == 0
+    out = capsys.readouterr().out
+    assert f"{TINY}/ic-s0 scores.csv:" in out and "per_query.csv:" not in out
+    after = modification_times(copy_of_finished)
+    changed = {str(path) for path in after if after[path] != before.get(path)}
+    assert changed == {"ic-s0/scores.csv", "ic-s0/done.json"}
+    assert scores.read_text() == content  # the stored evaluation, same weights
+
+
+def test_an_interrupted_entry_resumes_where_it_stopped(copy_of_finished, monkeypatch, capsys):
+    mote = copy_of_finished / "mote-s0"
+    run_json = (mote / "run.json").read_text()
+    for name in ("done.json", "inter_task_cosines.csv", "route_ablation.csv"):
+        (mote / name).unlink()
+    assert "partial, missing inter_task_cosines.csv, route_ablation.csv, done.json" in "\n".join(runner.plan(TINY))
+    monkeypatch.setattr("mote_lib.train.train", must_not_train)
+    assert main(["run", "--profile", TINY, "--only", "1", "--threads", str(torch.get_num_threads())]) == 0
+    out = capsys.readouterr().out
+    assert "inter_task_cosines.csv:" in out and "route_ablation.csv:" in out and "scores.csv:" not in out
+    assert (mote / "run.json").read_text() == run_json
+    assert runner.is_finished(Entry(TINY, "mote", 0))
+    assert set(json.loads((mote / "done.json").read_text())["seconds"]) >= {"inter_task_cosines.csv", "route_ablation.csv"}
+
+
+def test_results_of_other_weights_are_never_mixed_into_an_entry(copy_of_finished):
+    record = copy_of_finished / "em-s0" / "run.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), "weights_hash": "0" * 16}))
+    (copy_of_finished / "em-s0" / "scores.csv").unlink()
+    with pytest.raises(runner.WeightsChanged, match="move that folder aside"):
+        runner.run(TINY, threads=torch.get_num_threads())
+
+
+def test_an_interrupted_training_is_resumed_by_the_next_run(tiny_base, tiny_data, tmp_path, monkeypatch):
+    monkeypatch.setitem(PROFILES, TINY, tiny_profile(tiny_base, tiny_data))
+    monkeypatch.setenv("MOTE_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path / "results"))
+    from mote_lib import train as train_module
+
+    calls, real_train = [], train_module.train
+
+    def killed_before_the_final_save(config, output, resume=False, **kwargs):
+        calls.append(resume)
+        real_train(config, output, resume=resume, **kwargs)
+        if len(calls) == 1:  # the machine vanished after the last checkpoint, before the model was saved
+            (output / "summary.json").unlink()
+            shutil.rmtree(output / "model")
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "train", killed_before_the_final_save)
+    monkeypatch.setattr(runner, "STEPS", {**runner.STEPS, **{n: lambda work, path: path.write_text("x")
+                                                              for n in ("scores.csv", "per_query.csv")}})
+    entry = Entry(TINY, "em", 0)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_entry(entry)
+    assert not (entry.folder / "run.json").exists()
+    runner.run_entry(entry)
+    assert calls == [False, True] and runner.is_finished(entry)
+
+
+def test_plan_and_status_report_what_is_done_and_a_measured_estimate(copy_of_finished, monkeypatch, capsys):
+    shutil.rmtree(copy_of_finished / "mote-s0")
+    lines = runner.plan(TINY)
+    assert [line.split()[-1] for line in lines[:3]] == ["done"] * 3 and "to do, weights cached" in lines[3]
+    assert main(["status", "--profile", TINY, "--threads", str(torch.get_num_threads())]) == 0
+    out = capsys.readouterr().out
+    assert "3 of 4 runs done, 1 left (next: tiny-runner/mote-s0)" in out
+    assert "2 training steps x" in out and "measured on" in out and "(prior" not in out.split("route ablations")[0]
