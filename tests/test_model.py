@@ -249,3 +249,234 @@ def test_base_layers_keeps_the_first_layers_of_the_pretrained_model(tiny_base, t
     np.testing.assert_allclose(loaded.encode(TEXTS), model.encode(TEXTS), atol=1e-6)
     with pytest.raises(ValueError, match=r"base_layers=3: the base model has 2 layers; choose 1..2"):
         MoTEModel.from_base(MoTEConfig(base_model=tiny_base, base_layers=3))
+
+
+# ----------------------------------------------------------------------------- encode: inputs, truncation, NaN
+
+
+def test_a_text_that_is_not_a_string_is_named_by_index_and_type(make_tiny_model):
+    model = make_tiny_model("mote")
+    with pytest.raises(TypeError, match=r"^texts\[3\] is NoneType, expected str$"):
+        model.encode(["a", "b", "c", None], task="clustering")
+    with pytest.raises(TypeError, match=r"texts\[0\] is float, expected str"):
+        model.encode([float("nan")], task="clustering")  # a pandas gap
+
+
+def test_empty_texts_are_an_error_unless_allowed(make_tiny_model):
+    model = make_tiny_model("mote")
+    with pytest.raises(ValueError, match=r"texts\[1\] is empty: .* pass allow_empty=True"):
+        model.encode(["a", ""], task="clustering")
+    with pytest.raises(ValueError, match=r"texts\[0\] is whitespace only"):
+        model.encode([" \n"], task="clustering")
+    assert model.encode(["a", ""], task="clustering", allow_empty=True).shape == (2, 32)
+    assert model.encode([], task="clustering").shape == (0, 32)  # an empty shard of a sharded encode
+
+
+def test_non_finite_embeddings_name_their_texts(make_tiny_model):
+    model = make_tiny_model("em")
+    cat = model.tokenizer.convert_tokens_to_ids("cat")
+    with torch.no_grad():
+        model.embeddings.word_embeddings.weight[cat] = float("inf")  # only texts with "cat" break
+    texts = ["a dog", "the cat", "x", "a cat and a cat"]
+    with pytest.raises(FloatingPointError, match=r"embeddings of texts\[1\], texts\[3\] hold NaN or inf \(2 of 4\)"):
+        model.encode(texts)
+
+
+LONG = "word " * 30  # 30 tokens and more: over the 12-token limit below
+
+
+def test_truncation_is_logged_once_per_call_with_the_count(make_tiny_model, caplog):
+    model = make_tiny_model("mote", max_seq_length=12)
+    with caplog.at_level("WARNING", logger="mote_lib.model"):
+        model.encode([LONG, "short", LONG, LONG], task="clustering", batch_size=1)
+    (record,) = caplog.records
+    assert "3 of 4 texts were longer than max_seq_length=12 tokens (instruction included) and were cut" in record.message
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mote_lib.model"):
+        model.encode([LONG], task="clustering", on_truncation="ignore")
+        model.encode(["short"], task="clustering")
+    assert not caplog.records
+
+
+def test_the_instruction_counts_towards_the_limit(make_tiny_model, caplog):
+    model = make_tiny_model("mote", max_seq_length=12)
+    # [CLS] + 8 words + [SEP] = 10 tokens: fits alone, not after "clustering: " (3 tokens)
+    text = "one two three four five six seven eight"
+    with caplog.at_level("WARNING", logger="mote_lib.model"):
+        make_tiny_model("em", max_seq_length=10).encode([text])
+        assert not caplog.records  # exactly the limit is not a cut
+        model.encode([text], task="clustering")
+    assert "1 of 1 texts" in caplog.text
+
+
+def test_truncated_rows_are_counted_alike_without_a_fast_tokenizers_record(make_tiny_model):
+    from transformers import BatchEncoding
+
+    model = make_tiny_model("mote", max_seq_length=12)
+    texts, tasks = ["short", LONG, "one two three four five six seven eight"], ["clustering"] * 3
+    batch = model.tokenize(texts, tasks)
+    assert model._truncated_rows(batch, texts, tasks) == [1, 2]
+    assert model._truncated_rows(BatchEncoding(dict(batch)), texts, tasks) == [1, 2]  # as a slow tokenizer's
+
+
+def test_truncation_can_be_an_error(make_tiny_model):
+    model = make_tiny_model("mote", max_seq_length=12)
+    with pytest.raises(ValueError, match=r"texts\[1\] are longer than max_seq_length=12 tokens .* on_truncation='warn'"):
+        model.encode(["short", LONG], task="clustering", on_truncation="raise")
+    with pytest.raises(ValueError, match=r"on_truncation='loud'; valid: \['warn', 'raise', 'ignore'\]"):
+        model.encode(["short"], task="clustering", on_truncation="loud")
+
+
+# ----------------------------------------------------------------------------- saving
+
+
+def test_saved_tokenizer_files_carry_the_models_one_truncation_length(tmp_path, make_tiny_model):
+    """Before: tokenizer_config.json said 512, tokenizer.json 128, or the length of the last call."""
+    import json
+
+    model = make_tiny_model("mote", max_seq_length=40)
+    first = model.save_pretrained(tmp_path / "first")
+    model.tokenize(["some text"], ["clustering"], max_length=16)  # as training does, at a shorter length
+    second = model.save_pretrained(tmp_path / "second")
+    for folder in (first, second):
+        assert json.loads((folder / "tokenizer_config.json").read_text())["model_max_length"] == 40
+        saved = json.loads((folder / "tokenizer.json").read_text())
+        assert saved["truncation"]["max_length"] == 40 and saved["padding"] is None
+    assert (first / "tokenizer.json").read_bytes() == (second / "tokenizer.json").read_bytes()
+    assert model.tokenizer.model_max_length == 512  # the model's own tokenizer is left as it was
+
+
+def test_save_replaces_a_folder_that_holds_something_only_with_overwrite(tmp_path, make_tiny_model):
+    first, second = make_tiny_model("em", seed=0), make_tiny_model("em", seed=1)
+    (tmp_path / "empty").mkdir()
+    first.save_pretrained(tmp_path / "empty")  # an empty folder counts as new
+    with pytest.raises(FileExistsError, match=r"empty already holds a mote_lib model: pass overwrite=True to replace it"):
+        second.save_pretrained(tmp_path / "empty")
+    np.testing.assert_array_equal(MoTEModel.from_pretrained(tmp_path / "empty").encode(TEXTS), first.encode(TEXTS))
+    second.save_pretrained(tmp_path / "empty", overwrite=True)
+    np.testing.assert_array_equal(MoTEModel.from_pretrained(tmp_path / "empty").encode(TEXTS), second.encode(TEXTS))
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match=r"notes already holds 1 other entries \(todo.txt\): pass overwrite=True"):
+        first.save_pretrained(tmp_path / "notes")
+
+
+def test_a_model_with_nan_weights_is_not_saved_over_a_good_one(tmp_path, make_tiny_model):
+    model = make_tiny_model("em")
+    folder = model.save_pretrained(tmp_path / "m")
+    with torch.no_grad():
+        model.blocks[0].experts[0].up.weight[0, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"NaN or inf in blocks.0.experts.0.up.weight; not saved"):
+        model.save_pretrained(folder, overwrite=True)
+    MoTEModel.from_pretrained(folder)
+
+
+# ----------------------------------------------------------------------------- loading: checks
+
+
+def test_the_weights_digest_is_recorded_and_checked(tmp_path, make_tiny_model):
+    import hashlib
+    import json
+
+    folder = make_tiny_model("mote").save_pretrained(tmp_path / "m")
+    recorded = json.loads((folder / "config.json").read_text())["weights_sha256"]
+    assert recorded == hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+
+
+def test_a_folder_saved_without_a_digest_loads_with_a_one_line_warning(tmp_path, make_tiny_model, caplog):
+    import json
+
+    folder = make_tiny_model("mote").save_pretrained(tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    del config["weights_sha256"]
+    (folder / "config.json").write_text(json.dumps(config))
+    with caplog.at_level("WARNING", logger="mote_lib.model"):
+        MoTEModel.from_pretrained(folder)
+    (record,) = caplog.records
+    assert "unverified weights" in record.message and "\n" not in record.message
+
+
+def rewrite_weights(folder, change) -> None:
+    """Apply ``change`` to the saved tensors and record the new file's digest, as a consistent (but wrong) save would."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from mote_lib.model import file_sha256
+
+    state = load_file(str(folder / "model.safetensors"))
+    change(state)
+    save_file(state, str(folder / "model.safetensors"))
+    config = json.loads((folder / "config.json").read_text())
+    config["weights_sha256"] = file_sha256(folder / "model.safetensors")
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def test_non_finite_saved_weights_are_named(tmp_path, make_tiny_model):
+    from mote_lib.model import ModelFolderError
+
+    folder = make_tiny_model("em").save_pretrained(tmp_path / "m")
+    rewrite_weights(folder, lambda state: state["blocks.1.experts.0.down.weight"].fill_(float("inf")))
+    with pytest.raises(ModelFolderError, match=r"model.safetensors: NaN or inf in blocks.1.experts.0.down.weight: the file is damaged"):
+        MoTEModel.from_pretrained(folder)
+
+
+def test_weights_of_another_variant_say_what_was_expected_and_found(tmp_path, make_tiny_model):
+    import json
+
+    from mote_lib.model import ModelFolderError
+
+    folder = make_tiny_model("mote").save_pretrained(tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    config["mote"]["variant"] = "ic"
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFolderError, match=r"config.json says variant 'ic' \(dense, 2 layers\), but the weights hold "
+                                               r"4 experts in layers \[1\] of 2: the folder mixes two models' files"):
+        MoTEModel.from_pretrained(folder)
+    config["mote"]["variant"] = "mote"
+    (folder / "config.json").write_text(json.dumps(config))
+
+    def damage(state):
+        del state["embeddings.LayerNorm.bias"]
+        state["embeddings.word_embeddings.weight"] = state["embeddings.word_embeddings.weight"][:100].clone()
+
+    rewrite_weights(folder, damage)
+    with pytest.raises(ModelFolderError, match=r"^\S+ does not match config.json: 1 tensors of another shape "
+                                               r"\(embeddings.word_embeddings.weight: expected \(30522, 32\), found \(100, 32\)\); "
+                                               r"1 missing \(embeddings.LayerNorm.bias\): the folder mixes"):
+        MoTEModel.from_pretrained(folder)
+
+
+def test_a_hugging_face_folder_says_how_to_build_a_model_from_it(tiny_base):
+    from mote_lib.model import ModelFolderError
+
+    with pytest.raises(ModelFolderError, match=r"holds no mote_lib model \(config.json has no 'mote' section\): it holds a "
+                                               r"Hugging Face BertModel folder: build a model from it with "
+                                               r"MoTEModel.from_base\(MoTEConfig\(base_model='.*'\)\)$"):
+        MoTEModel.from_pretrained(tiny_base)
+
+
+def test_folders_that_hold_no_model_say_what_they_hold(tmp_path, make_tiny_model):
+    from mote_lib.model import ModelFolderError
+
+    make_tiny_model("em").save_pretrained(tmp_path / "run" / "model")
+    with pytest.raises(ModelFolderError, match=r"no config.json\): it holds a training run: its model is in .*run/model$"):
+        MoTEModel.from_pretrained(tmp_path / "run")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelFolderError, match=r"it holds nothing \(an empty folder\)"):
+        MoTEModel.from_pretrained(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        MoTEModel.from_pretrained(tmp_path / "absent")
+    (tmp_path / "run" / "model").rename(tmp_path / "run" / ".model.old-4242")  # a save killed between its renames
+    with pytest.raises(FileNotFoundError, match=r"its previous version is at .*\.model\.old-4242 .*remove_stale"):
+        MoTEModel.from_pretrained(tmp_path / "run" / "model")
+
+
+def test_a_missing_tokenizer_has_its_own_error(tmp_path, make_tiny_model):
+    from mote_lib.model import ModelFolderError
+
+    folder = make_tiny_model("em").save_pretrained(tmp_path / "m")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (folder / name).unlink()
+    with pytest.raises(ModelFolderError, match=r"m: no tokenizer \(tokenizer.json, tokenizer_config.json\): the folder is incomplete"):
+        MoTEModel.from_pretrained(folder)

@@ -7,8 +7,8 @@ from mote_lib.train import TrainConfig
 
 
 def test_unknown_profiles_list_the_valid_ones():
-    assert {"smoke", "cpu", "gpu", "gpu-quick", "pilot", "reference"} == set(PROFILES)
-    with pytest.raises(ValueError, match=r"unknown profile 'fast'; valid: \['cpu', 'gpu', 'gpu-quick', 'pilot', 'reference', 'smoke'\]"):
+    assert {"smoke", "tiny", "cpu", "gpu", "gpu-quick", "pilot", "reference"} == set(PROFILES)
+    with pytest.raises(ValueError, match=r"unknown profile 'fast'; valid: \['cpu', 'gpu', 'gpu-quick', 'pilot', 'reference', 'smoke', 'tiny'\]"):
         get_profile("fast")
 
 
@@ -34,3 +34,9 @@ def test_the_pilot_is_the_reference_at_fewer_steps():
     pilot, reference = get_profile("pilot").train, get_profile("reference").train
     assert {k: v for k, v in pilot.items() if k != "steps"} == {k: v for k, v in reference.items() if k != "steps"}
     assert pilot["steps"] < reference["steps"]
+
+
+def test_the_tiny_profile_is_smoke_on_a_tiny_random_bert():
+    tiny, smoke = get_profile("tiny").train, get_profile("smoke").train
+    assert {k: v for k, v in tiny.items() if k != "base_model"} == smoke
+    assert tiny["base_model"] == "tiny-random-bert"

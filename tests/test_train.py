@@ -2,6 +2,7 @@
 
 import json
 import math
+import shutil
 import signal
 import subprocess
 import sys
@@ -172,7 +173,7 @@ def test_resume_without_a_checkpoint_is_an_error(tiny_base, tiny_data, tmp_path)
 
 
 def test_unknown_profile_and_field_are_errors():
-    with pytest.raises(ValueError, match=r"unknown profile 'laptop'; valid: \['cpu', 'gpu', .*'smoke'\]"):
+    with pytest.raises(ValueError, match=r"unknown profile 'laptop'; valid: \['cpu', 'gpu', .*'smoke'.*\]"):
         TrainConfig.from_profile("laptop")
     with pytest.raises(ValueError, match=r"unknown TrainConfig field\(s\) \['epochs'\]"):
         TrainConfig.from_profile("smoke", epochs=3)
@@ -263,3 +264,24 @@ def test_a_checkpoint_from_before_a_new_setting_resumes(tiny_base, tiny_data, tm
     train(config, tmp_path / "old", resume=True, show_progress=False)
     straight, resumed = _weights(tmp_path / "straight" / "model"), _weights(tmp_path / "old" / "model")
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_a_new_run_does_not_overwrite_a_finished_model_silently(tiny_base, tiny_data, tmp_path):
+    config = tiny_config(tiny_base, tiny_data, steps=1)
+    (tmp_path / "run").mkdir()
+    train(config, tmp_path / "run", show_progress=False)  # an empty folder counts as new
+    shutil.rmtree(tmp_path / "run" / "checkpoints")  # a finished model whose checkpoints were cleaned away
+    weights = (tmp_path / "run" / "model" / "model.safetensors").read_bytes()
+    with pytest.raises(FileExistsError, match=r"already holds a finished model .*--overwrite"):
+        train(config, tmp_path / "run", show_progress=False)
+    assert (tmp_path / "run" / "model" / "model.safetensors").read_bytes() == weights
+    train(tiny_config(tiny_base, tiny_data, steps=1, seed=1), tmp_path / "run", show_progress=False, overwrite=True)
+    assert (tmp_path / "run" / "model" / "model.safetensors").read_bytes() != weights
+
+
+def test_a_run_that_fails_to_start_leaves_no_folder_behind(tiny_base, tiny_data, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(tiny_config(tiny_base, tiny_data), tmp_path / "resumed", resume=True, show_progress=False)
+    with pytest.raises(FileNotFoundError, match="no training data"):
+        train(tiny_config(tiny_base, str(tmp_path / "no-data")), tmp_path / "no-data-run", show_progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

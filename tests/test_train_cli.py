@@ -5,7 +5,15 @@ from dataclasses import fields
 
 import pytest
 
-from mote_lib.train import NOT_ON_COMMAND_LINE, TrainConfig, add_config_arguments, field_help
+from mote_lib.train import (
+    FIELD_CHOICES,
+    NOT_ON_COMMAND_LINE,
+    CommandLineError,
+    TrainConfig,
+    add_config_arguments,
+    field_help,
+    parse_command_line,
+)
 
 
 def parse(*argv):
@@ -41,3 +49,19 @@ def test_options_left_out_keep_the_profile_and_given_ones_are_typed():
 def test_bad_values_are_refused_by_the_parser(argv):
     with pytest.raises(argparse.ArgumentError):
         parse(*argv)
+
+
+def test_the_command_line_offers_exactly_the_model_variants():
+    from mote_lib.model import VARIANTS
+
+    assert FIELD_CHOICES["variant"] == VARIANTS
+
+
+def test_parse_command_line_gives_the_config_and_refuses_a_finished_model(tiny_data, tmp_path):
+    control, config = parse_command_line(["--profile", "smoke", "--output", str(tmp_path / "run"), "--steps", "3",
+                                          "--data-root", tiny_data])
+    assert (config.steps, config.profile, control["resume"]) == (3, "smoke", False)
+    (tmp_path / "run" / "model").mkdir(parents=True)
+    with pytest.raises(CommandLineError, match="finished model"):
+        parse_command_line(["--output", str(tmp_path / "run"), "--data-root", tiny_data])
+    parse_command_line(["--output", str(tmp_path / "run"), "--data-root", tiny_data, "--overwrite"])

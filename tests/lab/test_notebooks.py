@@ -1,4 +1,4 @@
-"""Every numbered notebook runs top to bottom in the smoke profile, so none can rot."""
+"""Every numbered notebook runs top to bottom in the tiny profile (smoke sizes, a tiny random encoder), so none can rot."""
 
 import pytest
 
@@ -12,12 +12,12 @@ def smoke_results(tmp_path_factory):
 
 
 @pytest.mark.parametrize("source", notebook_sources(), ids=lambda p: p.stem)
-def test_notebook_runs_in_smoke_profile(source, tmp_path, monkeypatch, smoke_results):
+def test_notebook_runs_in_the_tiny_profile(source, tmp_path, monkeypatch, smoke_results):
     monkeypatch.setenv("MOTE_FIGURES", str(tmp_path / "figures"))
     monkeypatch.setenv("MOTE_RESULTS", str(smoke_results))
     committed = source.with_suffix(".ipynb").read_bytes()
     output = tmp_path / source.with_suffix(".ipynb").name
-    run_notebook(source, profile="smoke", output=output)
+    run_notebook(source, profile="tiny", output=output)
     assert output.exists()
     assert source.with_suffix(".ipynb").read_bytes() == committed, "a test run must not rewrite the committed notebook"
 

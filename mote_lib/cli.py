@@ -1,0 +1,47 @@
+"""Command-line mistakes as one line and exit status 2, shared by ``mote_lib.train`` and ``mote_lib.evaluate``.
+
+Standard library only: the command lines check their arguments with it before torch or mteb is
+imported, so a mistake is reported in a fraction of a second.
+
+Example:
+    >>> from mote_lib.cli import CommandLineError, run_command_line
+    >>> def command(argv):
+    ...     raise CommandLineError("--steps 0: give at least one step")
+    >>> run_command_line(command, [], prog="demo")   # prints "demo: error: --steps 0: ..." on stderr
+    2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+# Set to any value but 0 for full tracebacks of command-line mistakes (as --debug does).
+DEBUG_VARIABLE = "MOTE_DEBUG"
+
+
+class CommandLineError(ValueError):
+    """A mistake in a command line or in the inputs it names: one line on stderr, exit status 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose mistakes raise ``CommandLineError`` (one line, no usage block)."""
+
+    def error(self, message: str):
+        raise CommandLineError(message)
+
+
+def run_command_line(command, argv: list[str] | None = None, prog: str = "mote_lib") -> int:
+    """``command(argv)``, with a ``CommandLineError`` reported as one line and exit status 2.
+
+    ``--debug`` in ``argv`` or ``MOTE_DEBUG=1`` shows its traceback instead; other errors always do.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return command(argv)
+    except CommandLineError as err:
+        if "--debug" in argv or os.environ.get(DEBUG_VARIABLE, "0") not in ("", "0"):
+            raise
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
