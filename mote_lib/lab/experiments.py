@@ -47,6 +47,10 @@ MODELS: dict[str, dict] = {
     "mote-eb": {"variant": "mote", "layers": "every"},
     "mote-tlr": {"variant": "mote-tlr"},
     "mote-no-tacl": {"variant": "mote", "ta_cl": False},
+    # The base-gap study (why fine-tuned models score below the untrained base): IC with one factor
+    # changed at a time (``mote_lib.lab.runner``'s ``base-gap`` queue).
+    "ic-lr1e-5": {"variant": "ic", "lr": 1e-5},
+    "ic-retrieval-only": {"variant": "ic", "task_weights": {"retrieval": 1.0}},
 }
 MAIN_MODELS = ("em", "ic", "mote")
 ABLATION_MODELS = ("mote", "mote-eb", "mote-tlr", "mote-no-tacl")

@@ -89,16 +89,36 @@ def test_an_entry_names_its_folder_and_the_files_it_needs(monkeypatch, tmp_path)
     assert runner.expected_files(Entry("reference", "base")) == ["run.json", "scores.csv", "per_query.csv"]
 
 
+def test_the_base_gap_queue_lives_beside_the_runs_and_keeps_the_reference_cache_keys(monkeypatch, tmp_path):
+    from mote_lib.lab.runs import run_dir
+
+    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
+    entries = queue("base-gap")
+    assert [str(e) for e in entries] == ["reference/base_gap/base-ic", "reference/base_gap/ic-retrieval-only-s0",
+                                         "reference/base_gap/ic-lr1e-5-s0"]
+    assert all(e.folder.parent == tmp_path / "reference" / "base_gap" for e in entries)
+    untrained = entries[0]
+    assert not untrained.trained and untrained.seed is None and untrained.variant == "ic"
+    assert "inter_task_cosines.csv" in runner.expected_files(untrained)
+    assert "train_log.csv" not in runner.expected_files(untrained)
+    assert entries[1].config().task_weights == {"retrieval": 1.0} and entries[2].config().lr == 1e-5
+    # The study's labels are new TrainConfigs: the reference runs' cache keys are untouched.
+    reference = {run_dir(e.config()) for e in queue("reference") if e.trained}
+    assert not reference & {run_dir(e.config()) for e in entries[1:]}
+    assert run_dir(Entry("reference", "ic", 0).config()).name == "ic-reference-s0-e2b6d16ab471"
+
+
 def test_an_unknown_profile_exits_2_with_one_line_naming_the_valid_ones(capsys):
     for command in ("plan", "run", "status"):
         assert main([command, "--profile", "nope"]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "unknown profile 'nope'" in err and "'reference'" in err
+        assert "or a queue: ['base-gap', 'reference']" in err
 
 
 def test_an_unknown_label_in_a_queue_names_the_valid_ones(monkeypatch):
     monkeypatch.setitem(runner.QUEUES, "smoke", (("smoke", ("moe",), (0,)),))
-    with pytest.raises(runner.UserError, match=r"unknown model label 'moe' in the queue; valid: \['base', 'em'"):
+    with pytest.raises(runner.UserError, match=r"unknown model label 'moe' in the queue; valid: \['base', 'base-ic', 'em'"):
         queue("smoke")
 
 
