@@ -351,7 +351,7 @@ def directional_verdict(est: Estimate, paper_effect: float, max_seeds: int = MAX
     needed = seeds_needed(est, abs(paper_effect), max_seeds)
     target = f"|effect| {abs(paper_effect):.2f}"
     if needed is None:
-        query_only = _projected_mde(est, np.array([math.inf]))[0]
+        query_only = projected_mde(est, np.array([math.inf]))[0]
         obstacle = (f"query noise alone keeps the MDE at {query_only:.2f}: more queries are needed, not seeds"
                     if query_only > abs(paper_effect) else f"not even {max_seeds} seed pairs would reach it")
         return Verdict(INCONCLUSIVE, f"{interval} includes 0 and the MDE is {est.mde:.2f} vs the paper's "
@@ -376,11 +376,11 @@ def seeds_needed(est: Estimate, effect: float, max_seeds: int = MAX_SEEDS) -> in
     if not est.seed_variance_estimated or est.n_seeds > max_seeds:
         return None
     candidates = np.arange(est.n_seeds, max_seeds + 1)
-    reached = np.flatnonzero(_projected_mde(est, candidates) <= abs(effect))
+    reached = np.flatnonzero(projected_mde(est, candidates) <= abs(effect))
     return int(candidates[reached[0]]) if reached.size else None
 
 
-def _projected_mde(est: Estimate, n_seeds: np.ndarray) -> np.ndarray:
+def projected_mde(est: Estimate, n_seeds: np.ndarray) -> np.ndarray:
     """The MDE with ``n_seeds`` seed pairs: per-seed variance and SE_query kept, df recomputed."""
     var_seed = est.se_seed**2 * est.n_seeds / n_seeds
     return _combine(0.0, var_seed, est.se_query**2, n_seeds - 1, est.df_query, est.confidence, est.power)[5]

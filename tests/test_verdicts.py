@@ -87,7 +87,7 @@ def test_pure_noise_is_inconclusive_with_seeds_needed_an_int():
     needed = verdict.seeds_needed
     assert needed > est.n_seeds
     # It is the smallest seed count whose projected MDE reaches the paper's effect.
-    projected = verdicts._projected_mde(est, np.array([needed - 1, needed]))
+    projected = verdicts.projected_mde(est, np.array([needed - 1, needed]))
     assert projected[0] > 1.0 >= projected[1]
     assert f"about {needed} seed pairs" in verdict.reason
 
