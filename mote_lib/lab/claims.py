@@ -57,7 +57,7 @@ from scipy import stats
 
 from mote_lib import verdicts
 from mote_lib.atomic import write_text_atomic
-from mote_lib.lab import experiments
+from mote_lib.lab import experiments, manipulation
 from mote_lib.lab.paper import PAPER_NUMBERS, paper_text
 from mote_lib.profiles import get_profile
 from mote_lib.significance import adjust_p_values
@@ -666,6 +666,7 @@ def write_claims(profile: str, table: pd.DataFrame | None = None) -> Path:
     per_type = per_type_rows(inputs, profile)
     if not per_type.empty:
         lines += ["## MoTE - IC per task type (descriptive, not judged)", "", *_markdown(per_type, list(per_type.columns)), ""]
+    lines += manipulation.lines(profile)
     lines += ["## Reference rows (never tested against the paper)", "", *_reference_lines(inputs), ""]
     lines += ["Gain ratios (display only, never a verdict):", "", *gain_ratio_lines(inputs), ""]
     construction = table[table["kind"] == CONSTRUCTION]

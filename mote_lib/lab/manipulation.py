@@ -1,0 +1,137 @@
+"""Manipulation checks (docs/preregistration.md, checks 3 and 4): did the experts become task experts?
+
+Before a MoTE-vs-IC difference can be read as the effect of task experts, the experts must differ:
+
+* **Separation** (check 3): per MoTE layer, how far its experts moved apart (||W_a - W_b|| / ||W0||,
+  mean over expert pairs and MoTE seeds, from ``expert_movement.csv``), against how far the same
+  layer's MLP of two IC seeds lies apart (the distance of their changes from the common start,
+  estimated from the count sketches in ``weight_sketch.npz``, over ||W0||). Two IC seeds differ only
+  by their batch order and dropout: if the experts of one run differ less than that, the experts
+  are no more different than noise makes two runs, and MoTE-vs-IC differences are uninformative.
+* **Route ablation** (check 4): MoTE's retrieval and re-ranking with the right query expert, with
+  the query expert reset to its initial weights ("none"), and with the clustering expert ("wrong"),
+  from ``route_ablation.csv``. If right equals wrong, the experts are not task-specific.
+
+Both are descriptive and printed into ``claims.md`` (``lines``); neither is a verdict on the paper.
+
+Example:
+    >>> from mote_lib.lab.manipulation import lines
+    >>> isinstance(lines("reference"), list)
+    True
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from mote_lib.lab.experiments import results_dir
+from mote_lib.lab.weight_sketch import sketch_distance
+
+ROUTINGS = ("right", "none", "wrong")
+
+
+def _runs(profile: str, label: str, name: str) -> list:
+    return sorted((results_dir(profile) / "runs").glob(f"{label}-s*/{name}"),
+                  key=lambda p: int(p.parent.name.rsplit("-s", 1)[1]))
+
+
+def expert_distances(profile: str) -> pd.DataFrame:
+    """Per MoTE layer: the mean relative distance between its experts, over expert pairs and seeds (columns layer, value, seeds)."""
+    frames = [pd.read_csv(path) for path in _runs(profile, "mote", "expert_movement.csv")]
+    if not frames:
+        return pd.DataFrame(columns=["layer", "value", "seeds"])
+    table = pd.concat(frames)
+    table = table[(table["measure"] == "relative_distance") & table["mote_layer"]]
+    return table.groupby("layer").agg(value=("value", "mean"), seeds=("seed", "nunique")).reset_index()
+
+
+def ic_seed_distances(profile: str) -> pd.DataFrame:
+    """Per layer: the relative distance between two IC seeds' MLP blocks, mean over seed pairs (columns layer, value, pairs)."""
+    sketches = [np.load(path) for path in _runs(profile, "ic", "weight_sketch.npz")]
+    rows = []
+    for a, b in combinations(sketches, 2):
+        for i, layer in enumerate(a["layer"]):
+            # Both runs start from the same base weights, so W_a - W_b is the difference of their changes.
+            rows.append({"layer": int(layer), "value": sketch_distance(a["sketch"][i], b["sketch"][i]) / float(a["initial_norm"][i])})
+    if not rows:
+        return pd.DataFrame(columns=["layer", "value", "pairs"])
+    return pd.DataFrame(rows).groupby("layer").agg(value=("value", "mean"), pairs=("value", "size")).reset_index()
+
+
+def separation(profile: str) -> pd.DataFrame:
+    """Per MoTE layer: expert distance, IC seed distance and their ratio (empty until both exist)."""
+    experts, seeds = expert_distances(profile), ic_seed_distances(profile)
+    if experts.empty or seeds.empty:
+        return pd.DataFrame(columns=["layer", "expert_distance", "ic_seed_distance", "ratio"])
+    table = experts.rename(columns={"value": "expert_distance"})[["layer", "expert_distance"]].merge(
+        seeds.rename(columns={"value": "ic_seed_distance"})[["layer", "ic_seed_distance"]], on="layer")
+    return table.assign(ratio=table["expert_distance"] / table["ic_seed_distance"])
+
+
+def separation_sentence(table: pd.DataFrame) -> str:
+    """The pre-registered reading of the separation table."""
+    if table.empty:
+        return "Not yet measurable: needs a MoTE run and two IC seeds."
+    if (table["ratio"] < 1).all():
+        return ("**The experts differ from each other less than two IC seeds differ, in every MoTE layer**: "
+                "by the pre-registered rule, MoTE-vs-IC differences are uninformative about task experts.")
+    if (table["ratio"] >= 1).all():
+        return "The experts differ from each other more than two IC seeds differ, in every MoTE layer."
+    return (f"The experts differ more than two IC seeds in {int((table['ratio'] >= 1).sum())} of {len(table)} "
+            "MoTE layers, and less in the others.")
+
+
+def route_ablation(profile: str) -> pd.DataFrame:
+    """Per MoTE seed and task type: the mean score over datasets under each routing, and right minus the others."""
+    frames = [pd.read_csv(path) for path in _runs(profile, "mote", "route_ablation.csv")]
+    if not frames:
+        return pd.DataFrame(columns=["seed", "task_type", *ROUTINGS, "right - none", "right - wrong"])
+    table = pd.concat(frames)
+    if "error" in table:
+        table = table[table["error"].isna()]
+    means = table.groupby(["seed", "task_type", "routing"])["score"].mean().unstack("routing").reset_index()
+    return means.assign(**{"right - none": means["right"] - means["none"], "right - wrong": means["right"] - means["wrong"]})
+
+
+def route_sentence(table: pd.DataFrame) -> str:
+    retrieval = table[table["task_type"] == "Retrieval"]
+    if retrieval.empty:
+        return "Not yet measurable: needs a finished MoTE run."
+    gaps = retrieval["right - wrong"]
+    spread = f"{gaps.iloc[0]:+.2f}" if len(gaps) == 1 else f"{gaps.min():+.2f} to {gaps.max():+.2f}"
+    where = "in the one MoTE seed so far" if len(gaps) == 1 else f"in each of {len(gaps)} MoTE seeds"
+    if (gaps > 0).all():
+        return (f"Retrieval is better with the right query expert than with the clustering expert {where} "
+                f"(right - wrong {spread}): the query expert is task-specific to that extent.")
+    return (f"Right and wrong query experts are not consistently apart on retrieval ({len(gaps)} seed(s); right - "
+            f"wrong {spread}): the experts are not shown to be task-specific.")
+
+
+def lines(profile: str) -> list[str]:
+    """The "Manipulation checks" section of ``claims.md``."""
+    sep = separation(profile)
+    out = ["## Manipulation checks (descriptive, pre-registered checks 3 and 4)", "",
+           "**Separation of the experts.** Per MoTE layer, ||W_a - W_b|| / ||W0|| between its experts (mean over "
+           "expert pairs and MoTE seeds) against the same layer's distance between two IC seeds (count-sketch "
+           "estimate, about 1% error):", ""]
+    if not sep.empty:
+        out += ["| layer | between experts | between IC seeds | ratio |", "|---:|---:|---:|---:|"]
+        out += [f"| {int(r.layer)} | {r.expert_distance:.4f} | {r.ic_seed_distance:.4f} | {r.ratio:.2f} |" for r in sep.itertuples()]
+        out.append("")
+    out += [separation_sentence(sep), "",
+            "Context (the rule was fixed before any result): an expert is updated only on its own task's steps "
+            "(a retrieval step updates the query and document experts, about half of all steps; classification "
+            "and clustering about a quarter each), while IC's MLP is updated on every step.", ""]
+    ablation = route_ablation(profile)
+    out += ["**Route ablation.** MoTE scored with the right query expert, the query expert reset to its initial "
+            "weights (none) and the clustering expert (wrong); mean over datasets:", ""]
+    if not ablation.empty:
+        out += ["| seed | task type | right | none | wrong | right - none | right - wrong |", "|---:|---|---:|---:|---:|---:|---:|"]
+        out += [f"| {int(r[0])} | {r[1]} | {r[2]:.2f} | {r[3]:.2f} | {r[4]:.2f} | {r[5]:+.2f} | {r[6]:+.2f} |"
+                for r in ablation[["seed", "task_type", *ROUTINGS, "right - none", "right - wrong"]].itertuples(index=False)]
+        out.append("")
+    out += [route_sentence(ablation), ""]
+    return out
