@@ -617,7 +617,7 @@ def _training_scope(profile: str) -> str:
     return f"{sizes['steps']} steps of {sizes['batch_size']} pairs, at most {sizes['max_seq_length']} tokens"
 
 
-def _aa_sentence(table: pd.DataFrame) -> str:
+def aa_sentence(table: pd.DataFrame) -> str:
     passed = aa_passed(table)
     if passed is None:
         return "A/A check (IC against IC, disjoint seeds): not yet measurable, so the machinery is not yet checked on these runs."
@@ -641,7 +641,7 @@ def header_lines(profile: str, inputs: Inputs, table: pd.DataFrame) -> list[str]
             f"- Seeds per model: {seeds}.",
             f"- Evaluation: {_evaluation_scope(profile)}; training: {_training_scope(profile)}.",
             f"- {n_empirical} empirical claims: " + ", ".join(f"{n} {label}" for label, n in counts.items()) + ".",
-            f"- {_aa_sentence(table)}", ""]
+            f"- {aa_sentence(table)}", ""]
 
 
 def _reference_lines(inputs: Inputs) -> list[str]:
