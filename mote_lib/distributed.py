@@ -276,12 +276,42 @@ def encode_sharded(model, texts: list[str], task: str | list[str] | None, world:
     """Embed a large corpus with every rank: each encodes a contiguous shard, then all gather.
 
     Returns on every rank the embeddings of all ``texts``, in their order, as ``model.encode``
-    would; ``encode_args`` go to ``model.encode`` (``batch_size``, ``device``, ...).
+    would; ``encode_args`` go to ``model.encode`` (``batch_size``, ``device``, ``allow_empty``, ...).
+
+    The inputs are checked first, whole, on every rank (as ``model.encode`` checks them, an error
+    naming the index in ``texts``): every rank raises the same error, rather than one rank raising
+    while the others wait for it in the gather. An error while a rank encodes (a cut text under
+    ``on_truncation="raise"``, NaN embeddings) is likewise raised on every rank, naming the rank.
     """
+    _check_inputs(model, texts, task, encode_args)
     start, stop = shard_bounds(len(texts), world)
-    tasks = task[start:stop] if isinstance(task, list) else task
-    local = model.encode(texts[start:stop], task=tasks, convert_to_numpy=False, **encode_args)
+    tasks = task if task is None or isinstance(task, str) else list(task)[start:stop]
+    local, error = None, None
+    try:
+        local = model.encode(list(texts[start:stop]), task=tasks, convert_to_numpy=False, **encode_args)
+    except Exception as err:  # raised below on every rank, so that no rank waits for this one forever
+        if not world.distributed:
+            raise
+        error = err
+    message = f"{type(error).__name__}: {error}" if error is not None else None
+    failures = [(rank, text) for rank, text in enumerate(gather_objects(message, world)) if text]
+    if failures:
+        rank, text = failures[0]
+        first, last = shard_bounds(len(texts), rank, world.size)
+        raise RuntimeError(f"encode_sharded: rank {rank} failed on texts[{first}:{last}] (its indices count from "
+                           f"{first}): {text}") from error
     device = next(model.parameters()).device if dist.is_initialized() and dist.get_backend() == "nccl" else torch.device("cpu")
     counts = [shard_bounds(len(texts), rank, world.size)[1] - shard_bounds(len(texts), rank, world.size)[0]
               for rank in range(world.size)]
     return gather_rows(local.to(device), counts, world).cpu().numpy()
+
+
+def _check_inputs(model, texts, task, encode_args: dict) -> None:
+    """``model.encode``'s checks of the texts and tasks, over the whole corpus, before any rank starts."""
+    from mote_lib.model import _per_text_tasks, check_texts
+
+    if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
+        raise TypeError(f"encode_sharded: texts is {type(texts).__name__}; expected a list of strings "
+                        "(wrap a single text in a list)")
+    check_texts(texts, encode_args.get("allow_empty", False))
+    _per_text_tasks(task, len(texts), model.config)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import logging
 import os
 import sys
 import time
@@ -61,6 +62,8 @@ TYPE_TO_TASK = {"Classification": "classification", "Clustering": "clustering"}
 DEFAULT_OTHER_TASK = "classification"
 # Bump when the way scores are computed changes, so stored results are not reused across it.
 EVALUATION_VERSION = 1
+
+logger = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- command line (checked before mteb and torch load)
@@ -242,30 +245,29 @@ class MTEBEncoder(AbsEncoder):
         batch_size: texts per forward pass.
         device: where to run (default: where the model is).
         show_progress_bar: a tqdm bar per encode call.
+        training_datasets: the mteb tasks whose data the model was trained on, for its mteb ``ModelMeta``;
+            ``None`` for unknown; default: ``default_training_datasets(model)``.
 
     Attributes:
         routes: one entry per ``encode`` call: mteb task name, task type, prompt type, routed task, texts.
     """
 
     def __init__(self, model: MoTEModel, name: str = "model", other_task: str = DEFAULT_OTHER_TASK, batch_size: int = 32,
-                 device: str | None = None, show_progress_bar: bool = False) -> None:
-        from mteb.models.model_meta import ModelMeta
-
+                 device: str | None = None, show_progress_bar: bool = False,
+                 training_datasets: set[str] | None | str = "default") -> None:
         if other_task not in model.config.tasks:
             raise ValueError(f"unknown other_task {other_task!r}; valid tasks: {model.config.tasks}")
         self.model, self.other_task, self.batch_size = model, other_task, batch_size
         self.device, self.show_progress_bar = device, show_progress_bar
         self.routes: list[dict] = []
         self._cache: dict[tuple[str, str], np.ndarray] = {}
-        counts = model.parameter_counts()
-        self.mteb_model_meta = ModelMeta(
-            loader=None, name=name if "/" in name else f"mote-lab/{name}", revision=weights_hash(model),
-            release_date=None, languages=["eng-Latn"], n_parameters=counts["total"],
-            n_active_parameters_override=counts["active"], memory_usage_mb=None,
-            max_tokens=model.config.max_seq_length, embed_dim=model.backbone_config.hidden_size, license=None,
-            open_weights=True, public_training_code=None, public_training_data=None, framework=["PyTorch"],
-            similarity_fn_name="cosine", use_instructions=model.config.uses_instructions, training_datasets=None,
-        )
+        # For the table's counts: the (task, text) keys each (mteb task, split) embedded, and those truncation cut.
+        # Kept apart from the cache, so that a text embedded for an earlier task still counts for a later one.
+        self._embedded: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        self._cut: set[tuple[str, str]] = set()
+        if training_datasets == "default":
+            training_datasets = default_training_datasets(model)
+        self.mteb_model_meta = model_meta(model, name, training_datasets)
 
     def encode(self, inputs, *, task_metadata, hf_split: str, hf_subset: str, prompt_type=None, **kwargs) -> np.ndarray:
         texts = [text for batch in inputs for text in batch["text"]]
@@ -274,14 +276,104 @@ class MTEBEncoder(AbsEncoder):
                             "prompt_type": getattr(prompt_type, "value", prompt_type), "task": task, "texts": len(texts)})
         missing = list(dict.fromkeys(t for t in texts if (task, t) not in self._cache))
         if missing:
-            # Benchmarks may hold empty documents (they embed as the instruction alone). Truncation is the
-            # suite's documented max length; counting it per task in the table is still to do (issue 14).
+            # Benchmarks may hold empty documents (they embed as the instruction alone); texts longer than
+            # max_seq_length are cut, as the suite's settings say, and counted per task in the table.
+            def count_cut(rows: list[int]) -> None:
+                self._cut.update((task, missing[i]) for i in rows)
+
             vectors = self.model.encode(missing, task=task, batch_size=self.batch_size, device=self.device,
                                         show_progress_bar=self.show_progress_bar, allow_empty=True,
-                                        on_truncation="ignore")
+                                        on_truncation=count_cut)
             self._cache.update({(task, t): v for t, v in zip(missing, vectors)})
+        self._embedded.setdefault((task_metadata.name, hf_split), set()).update((task, t) for t in texts)
         dim = self.model.backbone_config.hidden_size
         return np.stack([self._cache[(task, t)] for t in texts]) if texts else np.zeros((0, dim), np.float32)
+
+    def text_counts(self, mteb_task: str, split: str) -> dict[str, int]:
+        """What mteb embedded to score a task's split: unique texts, how many truncation cut, how many were empty.
+
+        ``texts`` counts every text mteb asked for (for classification, the training examples of its
+        classifier too), once per MoTE task (a text embedded as a query and as a document counts
+        twice: its instructions differ); ``truncated`` those longer than ``max_seq_length`` tokens,
+        instruction included; ``empty`` those empty or whitespace only (embedded as the instruction alone).
+        """
+        keys = self._embedded.get((mteb_task, split), set())
+        return {"texts": len(keys), "truncated": len(keys & self._cut), "empty": sum(not text.strip() for _, text in keys)}
+
+
+def model_meta(model: MoTEModel, name: str, training_datasets: set[str] | None):
+    """mteb's ``ModelMeta`` of ``model``: what mteb's results and caches record about the model evaluated.
+
+    ``revision`` is the weights hash (a retrained model is another revision); parameters total and
+    active for one input (one expert per layer); ``max_tokens`` the instruction included; ``license``
+    and ``adapted_from`` those of the base model (``mote_lib.base_models``).
+    """
+    from mteb.models.model_meta import ModelMeta
+
+    from mote_lib.base_models import base_model_hub_id, base_model_license
+
+    counts = model.parameter_counts()
+    return ModelMeta(
+        loader=None, name=name if "/" in name else f"mote-lab/{name}", revision=weights_hash(model),
+        release_date=None, languages=["eng-Latn"], n_parameters=counts["total"],
+        n_active_parameters_override=counts["active"], memory_usage_mb=None,
+        max_tokens=model.config.max_seq_length, embed_dim=model.backbone_config.hidden_size,
+        license=_mteb_license(base_model_license(model.config.base_model)), open_weights=True, public_training_code=None,
+        public_training_data=None, framework=["PyTorch"], similarity_fn_name="cosine",
+        use_instructions=model.config.uses_instructions, training_datasets=training_datasets,
+        adapted_from=base_model_hub_id(model.config.base_model),
+    )
+
+
+def _mteb_license(license: str | None) -> str | None:
+    """``license`` if mteb knows it, else ``None``: ModelMeta refuses a name outside its list (a folder's card may hold any)."""
+    from typing import get_args
+
+    from mteb.types import Licenses
+
+    return license if license in get_args(Licenses) else None
+
+
+def default_training_datasets(model: MoTEModel) -> set[str] | None:
+    """The mteb tasks whose data may be in ``model``'s weights; ``None`` when unknown.
+
+    mteb's ``training_datasets`` names mteb tasks (it marks which results are not zero-shot), so
+    this is: the base model's own (mteb's record of it: MSMARCO, NQ, ... for all-MiniLM-L6-v2 and
+    all-mpnet-base-v2; none for tiny-random-bert; unknown for another base), plus the offline tasks
+    drawn from a source the shipped training corpora also use (``shipped_training_overlap``). The
+    shipped corpora themselves are no mteb task. An upper bound: a model not fine-tuned on the
+    shipped data did not see the latter (pass ``MTEBEncoder(training_datasets=...)`` to say so).
+    """
+    import mteb
+
+    from mote_lib.base_models import TINY_RANDOM_BERT, base_model_hub_id
+
+    if model.config.base_model == TINY_RANDOM_BERT:
+        base: set[str] | None = set()
+    else:
+        hub_id = base_model_hub_id(model.config.base_model)
+        try:  # mteb's own registry, shipped with the package: no hub look-up
+            base = set(mteb.get_model_meta(hub_id).training_datasets or ()) if hub_id else None
+        except (KeyError, ValueError):
+            base = None
+    return None if base is None else base | shipped_training_overlap()
+
+
+def shipped_training_overlap(root: str | Path | None = None) -> set[str]:
+    """The offline tasks built from a source (a package) that a shipped training corpus also uses.
+
+    Their texts are held out from training by whole units (package, word, headword, book: see
+    data/README.md), but the source is the same: they are in-domain rather than zero-shot.
+    Read from ``sources.json`` (the training corpora's sources) and ``eval/*/task.json``.
+    """
+    try:
+        root = Path(root) if root else data_dir()
+        corpora = json.loads((root / "sources.json").read_text())["train"].values()
+        trained = {part for corpus in corpora for part in corpus["source"].split("; ")}
+        tasks = {path.parent.name: json.loads(path.read_text()) for path in (root / "eval").glob("*/task.json")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return set()  # no shipped data here (an install without data/): nothing to add
+    return {name for name, task in tasks.items() if trained & set(str(task.get("source", "")).split("; "))}
 
 
 # ----------------------------------------------------------------------------- one model on a suite
@@ -343,7 +435,12 @@ def evaluate_encoder(encoder: MTEBEncoder, tasks: list, *, label: str, variant: 
 
 # One model's rows, in this order whether they were just computed or read back from the store
 # (stored rows are JSON objects with sorted keys); ``result_file`` is None for a failure.
-ROW_COLUMNS = ("task", "task_type", "split", "main_metric", "score", "eval_seconds", "error", "result_file")
+# ``COUNT_COLUMNS``: the unique texts a task's split embedded, how many were cut to max_seq_length and
+# how many were empty (``MTEBEncoder.text_counts``); missing (<NA>) for a failure, and for results
+# stored before they were counted (their scores are still valid: the counts change no score).
+COUNT_COLUMNS = ("texts", "truncated", "empty")
+ROW_COLUMNS = ("task", "task_type", "split", "main_metric", "score", "eval_seconds", "error", "result_file",
+               *COUNT_COLUMNS)
 
 
 def _model_table(rows: list[dict], label: str, variant: str, seed: int | None, weights: str | None,
@@ -352,6 +449,8 @@ def _model_table(rows: list[dict], label: str, variant: str, seed: int | None, w
     import pandas as pd
 
     table = pd.DataFrame([[row.get(c) for c in ROW_COLUMNS] for row in rows], columns=list(ROW_COLUMNS))
+    for column in COUNT_COLUMNS:  # whole numbers even where some are missing
+        table[column] = pd.array(pd.to_numeric(table[column]), dtype="Int64")
     table.insert(0, "model", label)
     table.insert(1, "variant", variant)
     table.insert(2, "seed", seed)
@@ -397,13 +496,24 @@ def _evaluate_task(encoder, task, store: Path, mteb) -> list[dict]:
     task_result = result.task_results[0]
     rows = [{"task": name, "task_type": kind, "split": split, "main_metric": task.metadata.main_score,
              # x100, the scale of MTEB tables and of the paper's gains
-             "score": 100 * float(task_result.get_score(splits=[split])), "eval_seconds": seconds, "error": None}
+             "score": 100 * float(task_result.get_score(splits=[split])), "eval_seconds": seconds, "error": None,
+             **_text_counts(encoder, name, split)}
             for split in task_result.scores]
+    for row in rows:  # through logging, not warnings: a notebook shows it only if asked (the table has the counts)
+        if row.get("truncated"):
+            logger.info(f"{name} ({row['split']}): {row['truncated']} of {row['texts']} texts were cut to max_seq_length "
+                        f"tokens for {encoder.mteb_model_meta.name}")
     payload = {"rows": rows, "mteb_result": task_result.to_dict()}
     if getattr(task, "keeps_per_query_scores", False):
         payload["per_query_scores"] = task.per_query_scores
     _write_json_atomic(path, payload)
     return [{**row, "result_file": str(path)} for row in rows]
+
+
+def _text_counts(encoder, name: str, split: str) -> dict:
+    """``COUNT_COLUMNS`` of a task's split, from an ``MTEBEncoder``; empty for an encoder that does not count."""
+    counts = getattr(encoder, "text_counts", None)
+    return counts(name, split) if counts is not None else {}
 
 
 def _failure_row(task, err: BaseException, seconds: float = 0.0) -> dict:
@@ -457,8 +567,8 @@ def evaluate_models(models: dict, suite: str = "offline", tasks: list[str] | Non
 
     Returns:
         Columns: model, variant, seed, task, task_type, split, main_metric, score (x100),
-        eval_seconds, error, result_file, weights_hash, profile, versions; the same order whether
-        results are computed or read from the store.
+        eval_seconds, error, result_file, texts, truncated, empty (``COUNT_COLUMNS``), weights_hash,
+        profile, versions; the same order whether results are computed or read from the store.
     """
     import pandas as pd
 

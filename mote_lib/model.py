@@ -478,7 +478,9 @@ class MoTEModel(nn.Module):
             convert_to_numpy: return a float32 numpy array (default) or a torch tensor.
             on_truncation: texts longer than ``config.max_seq_length`` tokens (instruction included)
                 are cut to it: ``"warn"`` (default) logs how many, once per call (logger
-                ``mote_lib.model``); ``"raise"`` makes it an error; ``"ignore"`` says nothing.
+                ``mote_lib.model``); ``"raise"`` makes it an error; ``"ignore"`` says nothing; a
+                callable is called once with the sorted indices of the cut texts (to count them;
+                nothing is logged).
             allow_empty: embed empty and whitespace-only texts (their embedding is the instruction's
                 alone) instead of raising; e.g. for benchmark corpora that hold empty documents.
 
@@ -490,8 +492,8 @@ class MoTEModel(nn.Module):
             ValueError: an empty text (unless ``allow_empty``), a cut text with ``on_truncation="raise"``.
             FloatingPointError: an embedding holds NaN or inf (the texts' indices are named).
         """
-        if on_truncation not in ON_TRUNCATION:
-            raise ValueError(f"on_truncation={on_truncation!r}; valid: {list(ON_TRUNCATION)}")
+        if not callable(on_truncation) and on_truncation not in ON_TRUNCATION:
+            raise ValueError(f"on_truncation={on_truncation!r}; valid: {list(ON_TRUNCATION)} or a callable")
         single = isinstance(texts, str)
         texts = [texts] if single else list(texts)
         check_texts(texts, allow_empty)
@@ -526,6 +528,8 @@ class MoTEModel(nn.Module):
             self.train(was_training)
         if cut and on_truncation == "warn":
             logger.warning(_truncation_message(cut, len(texts), self.config.max_seq_length, raised=False))
+        if callable(on_truncation):  # e.g. the evaluation's count of cut texts per task
+            on_truncation(sorted(cut))
         check_finite_embeddings(out)
         out = out[0:1] if single else out
         return out.numpy() if convert_to_numpy else out

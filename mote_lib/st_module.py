@@ -79,27 +79,37 @@ def _valid_tasks(config: MoTEConfig) -> list[str]:
 
 
 class MoTEModule(InputModule):
-    """sentence-transformers input module wrapping a ``MoTEModel``; the ``task`` picks instruction and experts."""
+    """sentence-transformers input module wrapping a ``MoTEModel``; the ``task`` picks instruction and experts.
 
-    forward_kwargs = {"task"}
+    Inputs are checked as ``MoTEModel.encode`` checks them, before any is tokenised (``check_batch``):
+    a non-string raises ``TypeError``, an empty or whitespace-only text ``ValueError`` (its embedding
+    would be the instruction's alone) unless ``allow_empty``: set on the module
+    (``st[0].allow_empty = True``, e.g. for benchmark corpora that hold empty documents) or per call
+    (``st.encode(texts, task=..., allow_empty=True)``).
+    """
+
+    forward_kwargs = {"task", "allow_empty"}
     save_in_root = True
 
-    def __init__(self, model: MoTEModel) -> None:
+    def __init__(self, model: MoTEModel, allow_empty: bool = False) -> None:
         super().__init__()
         self.model = model
         self.tokenizer = model.tokenizer
+        self.allow_empty = allow_empty
 
     @property
     def max_seq_length(self) -> int:
         return self.model.config.max_seq_length
 
-    def preprocess(self, inputs, prompt: str | None = None, task: str | None = None, **kwargs) -> dict:
-        """Tokenise texts for ``task`` (its instruction prepended, as ``MoTEModel.tokenize``)."""
+    def preprocess(self, inputs, prompt: str | None = None, task: str | None = None, allow_empty: bool | None = None,
+                   **kwargs) -> dict:
+        """Tokenise texts for ``task`` (its instruction prepended, as ``MoTEModel.tokenize``), after checking them."""
         # encode_query / encode_document pass the folder's empty "query" / "document" prompts: not an error.
         if prompt:
             raise ValueError("MoTE models take their instruction from task=...; do not pass a prompt as well")
         task = resolve_task(task, self.model.config)
         texts = list(inputs)
+        check_batch(texts, self.allow_empty if allow_empty is None else allow_empty)
         tasks = [task] * len(texts) if task is not None else None
         features = dict(self.model.tokenize(texts, tasks))
         if self.model.config.routing == "sequence":
@@ -109,7 +119,7 @@ class MoTEModule(InputModule):
     def tokenize(self, texts, **kwargs) -> dict:
         return self.preprocess(texts, **kwargs)
 
-    def forward(self, features: dict, task: str | None = None, **kwargs) -> dict:
+    def forward(self, features: dict, task: str | None = None, allow_empty: bool | None = None, **kwargs) -> dict:
         # The task is already in the features (instruction, expert_ids): preprocess resolved it.
         out = self.model(features["input_ids"], features["attention_mask"], features.get("expert_ids"))
         features["sentence_embedding"] = out["embedding"]
@@ -128,6 +138,27 @@ class MoTEModule(InputModule):
     @classmethod
     def load(cls, model_name_or_path: str, **kwargs) -> MoTEModule:
         return cls(MoTEModel.from_pretrained(model_name_or_path))
+
+
+def check_batch(texts: list, allow_empty: bool = False) -> None:
+    """Raise for an input that is not a string, or empty or whitespace only (unless ``allow_empty``).
+
+    As ``mote_lib.model.check_texts``, but for a batch that sentence-transformers handed over: it
+    sorts the caller's inputs by length before batching, so a position here is not the caller's
+    index. The error names the type and the value instead (``MoTEModel.encode`` names the index).
+    """
+    for text in texts:
+        if not isinstance(text, str):
+            raise TypeError(f"an input is {type(text).__name__} ({_short(text)}), expected str: pass strings only "
+                            "(MoTEModel.encode(texts, task=...) names its index)")
+        if not allow_empty and not text.strip():
+            raise ValueError(f"an input is {'empty' if not text else 'whitespace only'} ({text!r}): its embedding would "
+                             "be the instruction's alone; drop it, or pass allow_empty=True to encode")
+
+
+def _short(value, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def save_as_sentence_transformer(model: MoTEModel, directory: str | os.PathLike) -> Path:

@@ -122,3 +122,23 @@ def test_the_tiny_random_bert_is_written_once_with_fixed_weights(tmp_path, monke
     monkeypatch.setenv("MOTE_CACHE", str(tmp_path / "other"))
     again = AutoModel.from_pretrained(resolve_base_model("tiny-random-bert")).embeddings.word_embeddings.weight
     assert first.shape[1] == 32 and torch.equal(first, again)
+
+
+def test_every_built_in_base_model_has_a_license_and_says_where_it_comes_from():
+    assert set(base_models.LICENSES) == set(base_models.HUB_IDS) == set(base_models.INSTALL_HINTS)
+    assert base_models.base_model_license("minilm") == base_models.base_model_license("mpnet") == "apache-2.0"
+    assert base_models.base_model_license(base_models.TINY_RANDOM_BERT) == "apache-2.0"  # MiniLM's tokenizer, our random weights
+    assert base_models.base_model_hub_id("mpnet") == "sentence-transformers/all-mpnet-base-v2"
+    assert base_models.base_model_hub_id(base_models.TINY_RANDOM_BERT) is None
+
+
+def test_a_folders_license_is_read_from_its_model_card(tmp_path):
+    assert base_models.base_model_license(resolve_base_model("minilm")) == "apache-2.0"  # the shipped folder's README.md
+    (tmp_path / "README.md").write_text("---\nlanguage: en\nlicense: 'mit'  # the card's own\ntags: [x]\n---\n# A model\n")
+    assert base_models.base_model_license(tmp_path) == "mit"
+    (tmp_path / "README.md").write_text("# A model\n\nlicense: not in front matter\n")
+    assert base_models.base_model_license(tmp_path) is None
+    assert base_models.base_model_license(tmp_path / "nothing") is None
+    assert base_models.base_model_license("owner/name") is None  # a Hub id: unknown offline
+    assert base_models.base_model_hub_id("owner/name") == "owner/name"
+    assert base_models.base_model_hub_id(tmp_path) is None

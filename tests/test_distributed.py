@@ -2,10 +2,12 @@
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
@@ -239,3 +241,54 @@ def test_sharded_encoding_equals_one_process_in_order(tiny_base, tmp_path):
         got = torch.load(tmp_path / f"rank{rank}.pt", weights_only=False)
         assert got.shape == expected.shape
         torch.testing.assert_close(torch.from_numpy(got), torch.from_numpy(expected), atol=1e-6, rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- sharded encoding: bad inputs
+
+
+def test_sharded_encoding_checks_every_input_before_encoding_naming_the_index(make_tiny_model, monkeypatch):
+    model = make_tiny_model("mote")
+    monkeypatch.setattr(model, "encode", lambda *a, **k: pytest.fail("encoded before the inputs were checked"))
+    single = World()
+    with pytest.raises(TypeError, match=r"texts\[2\] is NoneType, expected str"):
+        distributed.encode_sharded(model, ["a", "b", None], "clustering", single)
+    with pytest.raises(ValueError, match=r"texts\[1\] is empty.*allow_empty=True"):
+        distributed.encode_sharded(model, ["a", ""], "clustering", single)
+    with pytest.raises(TypeError, match="texts is str; expected a list of strings"):
+        distributed.encode_sharded(model, "one text", "clustering", single)
+    with pytest.raises(ValueError, match="2 tasks for 3 texts"):
+        distributed.encode_sharded(model, ["a", "b", "c"], ["clustering", "clustering"], single)
+    with pytest.raises(ValueError, match=r"unknown task\(s\) \['summarization'\]"):
+        distributed.encode_sharded(model, ["a"], "summarization", single)
+
+
+def test_sharded_encoding_allows_empty_texts_when_asked(make_tiny_model):
+    model = make_tiny_model("mote")
+    texts = ["a", "", "c"]
+    np.testing.assert_array_equal(distributed.encode_sharded(model, texts, "clustering", World(), allow_empty=True),
+                                  model.encode(texts, task="clustering", allow_empty=True))
+
+
+def _failing_encode_worker(rank, base, out):
+    signal.alarm(120)  # a rank left waiting in a collective would hang the test: fail it instead
+    world = distributed.setup("cpu")
+    model = MoTEModel.from_base(base_model=base, variant="mote", max_seq_length=16)
+    long = "word " * 40
+    cases = {"bad input": (["a", "b", "c", "d", None], {}),  # index 4: in rank 1's shard
+             "cut text": (["a", "b", "c", long], {"on_truncation": "raise"})}  # rank 1 raises while encoding
+    errors = {}
+    for name, (texts, args) in cases.items():
+        try:
+            distributed.encode_sharded(model, texts, "clustering", world, batch_size=2, **args)
+        except Exception as err:
+            errors[name] = f"{type(err).__name__}: {err}"
+    (out / f"rank{rank}.json").write_text(json.dumps(errors))
+
+
+def test_an_error_on_one_rank_is_raised_on_every_rank_and_none_waits_forever(tiny_base, tmp_path):
+    _run_on_two_ranks(_failing_encode_worker, tiny_base, tmp_path)
+    for rank in (0, 1):
+        errors = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert errors["bad input"] == "TypeError: texts[4] is NoneType, expected str"
+        assert errors["cut text"].startswith("RuntimeError: encode_sharded: rank 1 failed on texts[2:4] (its indices count "
+                                             "from 2): ValueError: texts[1] are longer than max_seq_length=16")

@@ -15,6 +15,7 @@ from mote_lib.evaluate import (
     main,
     per_query_scores,
     route_task,
+    scores_by_task,
     summary_table,
     weights_hash,
 )
@@ -272,3 +273,132 @@ def test_unknown_tasks_are_refused_with_the_valid_names(make_tiny_model, mini_da
     assert main(["--models", str(folder), "--tasks", "NoSuchTask", "Nor"]) == 2
     error = capsys.readouterr().err
     assert "['NoSuchTask', 'Nor'] not in suite 'offline'; valid: [" in error and "LeeDocumentSTS" in error
+
+
+# ----------------------------------------------------------------------------- truncated and empty texts, per task
+
+LONG = "a rather long text that goes on " * 10
+
+
+def test_encode_tells_a_callable_which_texts_it_cut_and_embeds_as_with_ignore(make_tiny_model):
+    model = make_tiny_model("mote", max_seq_length=12)
+    texts = ["short", LONG, "tiny", LONG + "more"]
+    seen = []
+    got = model.encode(texts, task="clustering", batch_size=2, on_truncation=seen.append)
+    assert seen == [[1, 3]], "called once, with the indices in the caller's order"
+    np.testing.assert_array_equal(got, model.encode(texts, task="clustering", batch_size=2, on_truncation="ignore"))
+
+
+def test_the_encoder_counts_each_splits_texts_the_cut_and_the_empty_even_when_cached(make_tiny_model, monkeypatch):
+    model = make_tiny_model("mote", max_seq_length=12)
+    calls = []
+    original = model.encode
+    monkeypatch.setattr(model, "encode", lambda texts, **kw: calls.append(list(texts)) or original(texts, **kw))
+    sts, classification = offline_tasks(["LeeDocumentSTS", "BrownGenreClassification"])  # both routed to classification
+    encoder = MTEBEncoder(model)
+    encoder.encode([{"text": ["short", LONG, ""]}, {"text": [LONG, " ", "short"]}], task_metadata=sts.metadata,
+                   hf_split="test", hf_subset="default")
+    assert encoder.text_counts("LeeDocumentSTS", "test") == {"texts": 4, "truncated": 1, "empty": 2}
+    encoder.encode([{"text": [LONG]}], task_metadata=classification.metadata, hf_split="test", hf_subset="default")
+    assert len(calls) == 1, "the long text came from the cache"
+    assert encoder.text_counts("BrownGenreClassification", "test") == {"texts": 1, "truncated": 1, "empty": 0}
+    assert encoder.text_counts("BrownGenreClassification", "validation") == {"texts": 0, "truncated": 0, "empty": 0}
+
+
+def test_the_table_counts_truncated_texts_per_task_and_the_store_keeps_the_counts(make_tiny_model, mini_data, tmp_path,
+                                                                                  caplog):
+    import logging
+
+    from mote_lib.evaluate import COUNT_COLUMNS
+
+    limit = 24
+    model = make_tiny_model("mote", max_seq_length=limit)
+    encoder = MTEBEncoder(model)
+    tasks = offline_tasks(["LeeDocumentSTS", "FaqRetrieval"], root=mini_data)
+    with caplog.at_level(logging.INFO, logger="mote_lib"):
+        table = evaluate_encoder(encoder, tasks, label="m", store=tmp_path, show_progress=False)
+    faq = table.set_index("task").loc["FaqRetrieval"]
+    assert f"FaqRetrieval (test): {faq.truncated} of {faq.texts} texts were cut" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], "counted, not warned about"
+    assert table["error"].isna().all()
+    for row in table.itertuples():  # the counts against the tokenizer's own lengths, instruction included
+        keys = encoder._embedded[(row.task, row.split)]
+        lengths = [len(model.tokenizer(model.config.instructions[task] + text)["input_ids"]) for task, text in keys]
+        assert (row.texts, row.truncated, row.empty) == (len(keys), sum(n > limit for n in lengths), 0), row.task
+        assert 0 < row.truncated < row.texts or row.task == "LeeDocumentSTS", "the limit must cut some texts, not all"
+    assert all(str(table[c].dtype) == "Int64" for c in COUNT_COLUMNS)
+
+    stored = evaluate_encoder(MTEBEncoder(model), tasks, label="m", store=tmp_path, show_progress=False)
+    pd.testing.assert_frame_equal(stored[list(COUNT_COLUMNS)], table[list(COUNT_COLUMNS)])
+
+
+def test_results_and_tables_from_before_the_counts_still_load(make_tiny_model, mini_data, tmp_path, monkeypatch):
+    import json
+
+    from mote_lib.evaluate import COUNT_COLUMNS
+    from mote_lib.lab import claims
+
+    model = make_tiny_model("mote", max_seq_length=24)
+    tasks = offline_tasks(["LeeDocumentSTS", "FaqRetrieval"], root=mini_data)
+    table = evaluate_encoder(MTEBEncoder(model), tasks, label="m", store=tmp_path, show_progress=False)
+    for path in tmp_path.glob("*/*.json"):  # a store written before the counts were kept
+        payload = json.loads(path.read_text())
+        payload["rows"] = [{k: v for k, v in row.items() if k not in COUNT_COLUMNS} for row in payload["rows"]]
+        path.write_text(json.dumps(payload))
+    old = evaluate_encoder(MTEBEncoder(model), tasks, label="m", store=tmp_path, show_progress=False)
+    assert list(old.columns) == list(table.columns) and old[list(COUNT_COLUMNS)].isna().all().all()
+    pd.testing.assert_series_equal(old["score"], table["score"])
+
+    # Tables written before the columns existed, with missing counts, and with counts: each reads, and together too.
+    runs = tmp_path / "results" / "tiny" / "runs"
+    tables = {"before": table.drop(columns=list(COUNT_COLUMNS)), "missing": old, "counted": table}
+    for seed, (name, written) in enumerate(tables.items()):
+        (runs / name).mkdir(parents=True)
+        written.assign(seed=seed).to_csv(runs / name / "scores.csv", index=False)
+        read = pd.read_csv(runs / name / "scores.csv")
+        assert scores_by_task(read).shape == (2, 1) and len(per_query_scores(read))
+    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path / "results"))
+    assert len(claims.collect("tiny").scores) == 2 * len(tables)  # the lab's reader of the runner's scores.csv files
+
+
+# ----------------------------------------------------------------------------- mteb's ModelMeta
+
+
+def test_the_model_meta_names_the_model_its_weights_size_license_and_training_data(mini_data, no_network):
+    import mteb
+
+    from mote_lib.evaluate import shipped_training_overlap
+    from mote_lib.model import MoTEConfig, MoTEModel
+
+    model = MoTEModel.from_base(MoTEConfig(base_model="tiny-random-bert", variant="mote", max_seq_length=48))
+    encoder = MTEBEncoder(model, name="tiny")
+    meta, counts = encoder.mteb_model_meta, model.parameter_counts()
+    assert (meta.name, meta.revision) == ("mote-lab/tiny", weights_hash(model))
+    assert meta.n_parameters == counts["total"] and meta.n_active_parameters == counts["active"] < counts["total"]
+    assert (meta.embed_dim, meta.max_tokens, meta.license) == (32, 48, "apache-2.0")
+    assert meta.training_datasets == shipped_training_overlap() and meta.adapted_from is None  # random weights: no base data
+    result = mteb.evaluate(encoder, offline_tasks(["LeeDocumentSTS"], root=mini_data)[0], cache=None,
+                           co2_tracker=False, show_progress_bar=False)
+    assert (result.model_name, result.model_revision) == (meta.name, meta.revision)
+
+
+def test_the_model_meta_carries_the_base_models_license_and_training_data(make_tiny_model, tiny_base, no_network):
+    from mote_lib.evaluate import shipped_training_overlap
+    from mote_lib.model import MoTEModel
+
+    meta = MTEBEncoder(make_tiny_model("ic")).mteb_model_meta  # base_model "minilm" in its config
+    assert meta.license == "apache-2.0" and meta.adapted_from == "sentence-transformers/all-MiniLM-L6-v2"
+    assert {"MSMARCO", "NQ"} | shipped_training_overlap() <= meta.training_datasets
+    unknown = MTEBEncoder(MoTEModel.from_base(base_model=tiny_base, variant="ic")).mteb_model_meta  # a folder without a card
+    assert (unknown.license, unknown.training_datasets, unknown.adapted_from) == (None, None, None)
+    stated = MTEBEncoder(make_tiny_model("ic"), training_datasets=set()).mteb_model_meta
+    assert stated.training_datasets == set()
+
+
+def test_shipped_training_overlap_lists_the_in_domain_tasks_only(tmp_path):
+    from mote_lib.evaluate import shipped_training_overlap
+
+    overlap = shipped_training_overlap()
+    assert {"FoldocCategoryClustering", "DebianPackageRetrieval", "BibleParaphrasePairs"} <= overlap
+    assert not overlap & {"LeeDocumentSTS", "BrownGenreClustering", "WikipediaSectionRetrieval"}  # evaluation-only sources
+    assert shipped_training_overlap(tmp_path) == set(), "no shipped data there: nothing to add"

@@ -97,6 +97,43 @@ def test_a_damaged_tokenizer_file_names_the_folder(saved):
     assert message.startswith(f"{folder}: the tokenizer cannot be loaded")
 
 
+# ----------------------------------------------------------------------------- bad inputs, on every way in
+
+
+def _through_sentence_transformers(model, texts, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from mote_lib.st_module import save_as_sentence_transformer
+
+    folder = save_as_sentence_transformer(model, tmp_path / "st")
+    return SentenceTransformer(str(folder), device="cpu", trust_remote_code=True).encode(texts, task="clustering")
+
+
+def _sharded(model, texts, tmp_path):
+    from mote_lib.distributed import World, encode_sharded
+
+    return encode_sharded(model, texts, "clustering", World())
+
+
+WAYS_IN = {
+    "MoTEModel.encode": lambda model, texts, tmp_path: model.encode(texts, task="clustering"),
+    "sentence-transformers": _through_sentence_transformers,
+    "encode_sharded": _sharded,
+}
+
+
+@pytest.mark.parametrize("way", WAYS_IN)
+@pytest.mark.parametrize("bad", [None, 7, b"bytes", ""], ids=["None", "int", "bytes", "empty"])
+def test_a_bad_input_gives_one_line_naming_its_type_on_every_way_in(way, bad, make_tiny_model, tmp_path):
+    with pytest.raises((TypeError, ValueError)) as caught:
+        WAYS_IN[way](make_tiny_model("mote"), ["a fine text", bad], tmp_path)
+    message = str(caught.value)
+    assert "\n" not in message and "has no len()" not in message and "concatenate" not in message
+    assert ("empty" if bad == "" else f"{type(bad).__name__}") in message
+    if way != "sentence-transformers":  # it hands the module length-sorted batches: the value is named instead
+        assert "texts[1]" in message
+
+
 # ----------------------------------------------------------------------------- interrupted saves
 
 # A child that loads the model at argv[1], changes its weights and saves it back over the old one.

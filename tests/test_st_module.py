@@ -70,3 +70,31 @@ def test_a_models_own_task_named_like_an_alias_is_kept():
     assert resolve_task("document", config) == "document"
     with pytest.raises(ValueError, match="valid tasks"):
         resolve_task("document", MoTEConfig(instructions={"clustering": "c: "}))  # no search_document to alias
+
+
+def test_bad_inputs_are_refused_before_tokenising_naming_the_type_and_value(saved, monkeypatch):
+    model, st, _ = saved()
+
+    def must_not_tokenise(*args, **kwargs):
+        raise AssertionError("tokenised before the inputs were checked")
+
+    monkeypatch.setattr(st[0].model, "tokenize", must_not_tokenise)
+    with pytest.raises(TypeError, match=r"^an input is NoneType \(None\), expected str"):
+        st.encode(["fine", None], task="clustering")
+    with pytest.raises(TypeError, match=r"an input is int \(3\), expected str"):
+        st.encode_query(["fine", 3])
+    with pytest.raises(ValueError, match=r"an input is empty \(''\).*allow_empty=True"):
+        st.encode(["fine", ""], task="clustering")
+    with pytest.raises(ValueError, match="whitespace only"):
+        st.encode_document(["fine", "  "])
+
+
+def test_empty_texts_embed_as_the_instruction_when_allowed_per_call_or_on_the_module(saved):
+    model, st, _ = saved()
+    texts = ["fine", "", " "]
+    expected = model.encode(texts, task="clustering", allow_empty=True)
+    np.testing.assert_allclose(st.encode(texts, task="clustering", allow_empty=True), expected, atol=1e-5)
+    st[0].allow_empty = True  # e.g. for mteb, which cannot pass the argument
+    np.testing.assert_allclose(st.encode(texts, task="clustering"), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="empty"):
+        st.encode(texts, task="clustering", allow_empty=False)  # the call's choice wins
