@@ -55,7 +55,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from mote_lib.atomic import atomic_directory, write_text_atomic
+from mote_lib.atomic import atomic_directory
 from mote_lib.model import (
     ATTENTION_BLOCKS,
     MoTEConfig,
@@ -65,7 +65,7 @@ from mote_lib.model import (
     check_tasks,
     save_tokenizer,
 )
-from mote_lib.model_card import model_card, write_model_card
+from mote_lib.model_card import ExportedFolder, write_model_card
 
 # The prompt names sentence-transformers (v5+) uses in ``encode_query`` / ``encode_document``, and
 # the task names its Router routes those two calls by.
@@ -137,7 +137,8 @@ def retrieval_prompts(config: MoTEConfig, query_task: str = "search_query",
 # ----------------------------------------------------------------------------- exports
 
 
-def export_task_model(model: MoTEModel, task: str, directory: str | os.PathLike) -> Path:
+def export_task_model(model: MoTEModel, task: str, directory: str | os.PathLike, training: dict | None = None,
+                      evaluation=None) -> Path:
     """Write ``model`` for one task as a sentence-transformers folder loadable without mote_lib.
 
     The folder holds the Hugging Face model (config.json + model.safetensors), the tokenizer, mean
@@ -145,6 +146,10 @@ def export_task_model(model: MoTEModel, task: str, directory: str | os.PathLike)
     the task's as default (IC and MoTE; EM has none), and a model card. ``encode``,
     ``encode_query`` and ``encode_document`` of the loaded folder all equal
     ``model.encode(texts, task=task)``. It is written under a temporary name and renamed.
+
+    Args:
+        training, evaluation: for the card (``mote_lib.model_card.model_card``): e.g. the run's
+            ``read_training_record(run_folder)`` and its ``evaluate_models`` table.
 
     Returns:
         The folder.
@@ -158,12 +163,14 @@ def export_task_model(model: MoTEModel, task: str, directory: str | os.PathLike)
         encoder = _dense_transformer(model, task, Path(scratch))
         st_model = _sentence_transformer(model, encoder, one_task_prompts(model.config, task), default_prompt_name=task)
         st_model.save(str(st_dir), create_model_card=False)  # ours is written next; theirs would encode a sample
-        write_model_card(model, st_dir / "README.md", exported_task=task)
+        exported = ExportedFolder((task,), dict(st_model.prompts), st_model.default_prompt_name)
+        write_model_card(model, st_dir / "README.md", training, evaluation, exported)
     return directory
 
 
 def export_retrieval_model(model: MoTEModel, directory: str | os.PathLike, query_task: str = "search_query",
-                           document_task: str = "search_document") -> Path:
+                           document_task: str = "search_document", training: dict | None = None,
+                           evaluation=None) -> Path:
     """Write ``model``'s two retrieval tasks as one sentence-transformers folder loadable without mote_lib.
 
     ``encode_query`` of the loaded folder equals ``model.encode(texts, task=query_task)`` and
@@ -172,7 +179,7 @@ def export_retrieval_model(model: MoTEModel, directory: str | os.PathLike, query
     encoder per side (``Router.for_query_document``: queries on the ``query`` route, everything
     else on ``document``); otherwise one encoder serves both and only the prompts differ. Needs
     sentence-transformers 5 or later (``encode_query``, ``Router``). Written under a temporary
-    name and renamed.
+    name and renamed. ``training`` and ``evaluation`` go to the card, as in ``export_task_model``.
 
     Returns:
         The folder.
@@ -182,14 +189,16 @@ def export_retrieval_model(model: MoTEModel, directory: str | os.PathLike, query
     directory = Path(directory)
     with atomic_directory(directory) as st_dir, tempfile.TemporaryDirectory() as scratch:
         query_encoder = _dense_transformer(model, query_task, Path(scratch) / QUERY)
-        if _shares_weights(model, query_task, document_task):
+        router = not _shares_weights(model, query_task, document_task)
+        if not router:
             encoder = query_encoder  # the same dense model: two copies would only double the folder
         else:
             document_encoder = _dense_transformer(model, document_task, Path(scratch) / DOCUMENT)
             encoder = _router().for_query_document([query_encoder], [document_encoder], default_route=DOCUMENT)
         st_model = _sentence_transformer(model, encoder, prompts, default_prompt_name=DOCUMENT)
         st_model.save(str(st_dir), create_model_card=False)
-        write_text_atomic(st_dir / "README.md", _retrieval_model_card(model, query_task, document_task))
+        exported = ExportedFolder((query_task, document_task), dict(st_model.prompts), st_model.default_prompt_name, router)
+        write_model_card(model, st_dir / "README.md", training, evaluation, exported)
     return directory
 
 
@@ -220,24 +229,6 @@ def _sentence_transformer(model: MoTEModel, encoder, prompts: dict[str, str], de
         modules.append(Normalize())
     return SentenceTransformer(modules=modules, prompts=prompts, default_prompt_name=default_prompt_name if prompts else None,
                                similarity_fn_name="cosine", device="cpu")
-
-
-def _retrieval_model_card(model: MoTEModel, query_task: str, document_task: str) -> str:
-    # model_card knows one-task exports; the usage of a two-sided folder is added here.
-    card = model_card(model, exported_task=f"{query_task} + {document_task}")
-    usage = [
-        "## Retrieval usage", "",
-        f"Queries run the `{query_task}` encoder with its instruction, documents the `{document_task}` encoder "
-        "with its instruction. Call `encode_query` and `encode_document`: a plain `encode` embeds as a document.", "",
-        "```python",
-        "from sentence_transformers import SentenceTransformer",
-        "model = SentenceTransformer('path/to/this/folder')",
-        "queries = model.encode_query(['how do I list files'])",
-        "documents = model.encode_document(['ls lists directory contents'])",
-        "scores = model.similarity(queries, documents)",
-        "```", "",
-    ]
-    return card + "\n" + "\n".join(usage)
 
 
 def _st_modules():

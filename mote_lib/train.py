@@ -331,6 +331,7 @@ from mote_lib.data import load_training_data  # noqa: E402
 from mote_lib.distributed import SINGLE, World  # noqa: E402
 from mote_lib.losses import info_nce  # noqa: E402
 from mote_lib.model import MoTEConfig, MoTEModel, batches  # noqa: E402
+from mote_lib.model_card import training_record, write_model_card  # noqa: E402
 from mote_lib.sampler import TaskAwareSampler  # noqa: E402
 
 
@@ -345,7 +346,10 @@ class TrainingData:
     """The training hierarchy as plain lists (fast row access), with label ids per dataset."""
 
     def __init__(self, config: TrainConfig) -> None:
-        loaded = load_training_data(resolve_data_root(config))
+        root = resolve_data_root(config)
+        # What the run trained on, for its summary and model card: "auto" becomes "hub" or "shipped".
+        self.source = "hub" if config.training_data != "shipped" and root != config.data_root else "shipped"
+        loaded = load_training_data(root)
         cap = config.max_examples_per_dataset
         self.columns: dict[tuple[str, str], dict[str, list]] = {}
         for task, datasets in loaded.items():
@@ -695,13 +699,13 @@ def _train(config: TrainConfig, output: Path, world: World, resume: bool, show_p
             log.close()
         if progress is not None:
             progress.close()
-    summary = _finish(config, output, model, device, autocast, started, world) if world.is_main else None
+    summary = _finish(config, output, model, device, autocast, started, world, data.source) if world.is_main else None
     return distributed.broadcast_object(summary, world)  # every rank returns rank 0's summary
 
 
 def _finish(config: TrainConfig, output: Path, model: MoTEModel, device: torch.device, autocast: bool, started: float,
-            world: World) -> dict:
-    """Save the final model and write the summary (rank 0)."""
+            world: World, data_source: str) -> dict:
+    """Save the final model, its card with the run's settings, and the summary (rank 0)."""
     model.save_pretrained(output / "model", overwrite=True)  # a resumed run replaces its own earlier model
     log_entries = _read_log(output / "train_log.jsonl")
     summary = {
@@ -711,10 +715,13 @@ def _finish(config: TrainConfig, output: Path, model: MoTEModel, device: torch.d
         # Step times summed over the whole run, resumed parts included; this session's wall time beside it.
         "train_seconds": round(sum(e["seconds"] for e in log_entries), 1),
         "wall_time_s": round(time.perf_counter() - started, 1),
-        "device": str(device), "bf16": autocast, "parameters": model.parameter_counts(),
+        "device": str(device), "bf16": autocast, "parameters": model.parameter_counts(), "training_data": data_source,
     }
     if world.distributed:
         summary["world_size"] = world.size
+    # save_pretrained knows nothing of the run, so its card is rewritten with the run's settings; before
+    # summary.json, which marks the run finished: a finished run's card always holds them.
+    write_model_card(model, output / "model" / "README.md", training=training_record(asdict(config), summary))
     _write_json(output / "summary.json", summary)
     return summary
 

@@ -84,7 +84,6 @@ def test_a_retrieval_export_runs_queries_and_documents_through_their_own_expert_
     assert_differs(embeddings["encode_document"], st.encode_document(TEXTS, prompt=""), "document with and without instruction")
     modules = json.loads((folder / "modules.json").read_text())
     assert modules[0]["type"].endswith(".Router") and all(m["type"].startswith("sentence_transformers") for m in modules)
-    assert "encode_query" in (folder / "README.md").read_text()
 
 
 @pytest.mark.parametrize("variant", ["ic", "em"])
@@ -95,6 +94,59 @@ def test_a_retrieval_export_without_experts_needs_no_router(make_tiny_model, per
     np.testing.assert_allclose(st.encode_query(TEXTS), model.encode(TEXTS, task="search_query"), atol=1e-5)
     np.testing.assert_allclose(st.encode_document(TEXTS), model.encode(TEXTS, task="search_document"), atol=1e-5)
     assert "Router" not in (folder / "modules.json").read_text()
+
+
+# ----------------------------------------------------------------------------- model cards
+
+
+def test_the_usage_snippets_of_the_export_cards_run_as_written(mote, tmp_path, capsys):
+    from mote_lib.model_card import DOCUMENT_EXAMPLES, QUERY_EXAMPLE, usage_snippet
+
+    texts = [QUERY_EXAMPLE, *DOCUMENT_EXAMPLES]
+    one_task, retrieval = export_task_model(mote, "clustering", tmp_path / "one"), export_retrieval_model(mote, tmp_path / "both")
+    names = run_snippet(usage_snippet((one_task / "README.md").read_text(), one_task))
+    np.testing.assert_allclose(names["embeddings"], mote.encode(texts, task="clustering"), atol=1e-5)
+    names = run_snippet(usage_snippet((retrieval / "README.md").read_text(), retrieval))
+    np.testing.assert_allclose(names["queries"], mote.encode([QUERY_EXAMPLE], task="search_query"), atol=1e-5)
+    np.testing.assert_allclose(names["documents"], mote.encode(DOCUMENT_EXAMPLES, task="search_document"), atol=1e-5)
+    assert "tensor" in capsys.readouterr().out  # both print their similarities
+
+
+def run_snippet(code: str) -> dict:
+    """Run a card's snippet as a user would paste it; return the names it defined."""
+    names = {}
+    exec(compile(code, "<model card>", "exec"), names)
+    return names
+
+
+def test_export_cards_say_what_the_folder_computes_and_load_back_with_their_metadata(mote, tmp_path):
+    from huggingface_hub import ModelCard
+
+    training = {"steps": 180, "lr": 5e-05, "seed": 1, "training_data": "hub"}
+    one_task = ModelCard.load(export_task_model(mote, "clustering", tmp_path / "one", training=training) / "README.md")
+    retrieval = ModelCard.load(export_retrieval_model(mote, tmp_path / "both") / "README.md")
+    for card in (one_task, retrieval):
+        metadata = card.data.to_dict()
+        assert metadata["library_name"] == "sentence-transformers" and metadata["pipeline_tag"] == "sentence-similarity"
+        assert {"sentence-transformers", "mote"} <= set(metadata["tags"])
+    # One task: its instruction is the default prompt and sits under the task's name; the run's settings carried over.
+    assert "| `clustering` | `'clustering: '` | yes |" in one_task.text and "| steps | 180 |" in one_task.text
+    assert one_task.data.to_dict()["datasets"] == ["sentence-transformers/embedding-training-data"]
+    # Retrieval: each call names its own encoder and prompt; the pitfall of a plain encode is spelled out.
+    for expected in ("`encode_query` runs the `search_query` encoder", "`encode_document` the `search_document` encoder",
+                     "`encode_query` prepends the `query` prompt `'search_query: '`", "a plain `encode(texts)` embeds as a document",
+                     "two dense encoders, one per side", "model.encode_query(", "model.encode_document("):
+        assert expected.lower() in retrieval.text.lower(), expected
+    assert "datasets" not in retrieval.data.to_dict()  # no training record given: nothing claimed
+
+
+def test_a_retrieval_card_without_a_router_says_one_encoder_serves_both(make_tiny_model, tmp_path):
+    folder = export_retrieval_model(make_tiny_model("em", max_seq_length=64), tmp_path / "em")
+    text = (folder / "README.md").read_text()
+    for expected in ("One dense encoder serves both sides", "prepends no instruction", "give the same embeddings",
+                     "None: this model prepends no instruction."):
+        assert expected in text, expected
+    assert "Router" not in text
 
 
 # ----------------------------------------------------------------------------- the folders need nothing but sentence-transformers

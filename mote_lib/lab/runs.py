@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import fcntl
-import json
 from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
@@ -63,8 +62,7 @@ def trained_model(config, root: str | Path | None = None, show_progress: bool = 
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not _finished(folder):
             resume = any((folder / "checkpoints").glob("step-*"))
-            train(config, folder, resume=resume, show_progress=show_progress)
-            write_run_model_card(folder)
+            train(config, folder, resume=resume, show_progress=show_progress)  # its model card holds the run's settings
     return folder
 
 
@@ -73,14 +71,13 @@ def _finished(folder: Path) -> bool:
 
 
 def write_run_model_card(folder: str | Path, evaluation=None) -> Path:
-    """(Re)write ``folder/model/README.md`` with the run's training settings (and an evaluation table)."""
+    """(Re)write ``folder/model/README.md`` with the run's training settings and summary (and an evaluation table)."""
     from mote_lib.model import MoTEModel
-    from mote_lib.model_card import write_model_card
+    from mote_lib.model_card import read_training_record, write_model_card
 
     folder = Path(folder)
-    training = json.loads((folder / "train_config.json").read_text())
     model = MoTEModel.from_pretrained(folder / "model")
-    return write_model_card(model, folder / "model" / "README.md", training=training, evaluation=evaluation)
+    return write_model_card(model, folder / "model" / "README.md", training=read_training_record(folder), evaluation=evaluation)
 
 
 def load_trained(config, root: str | Path | None = None, show_progress: bool = True):
