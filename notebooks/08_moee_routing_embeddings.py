@@ -56,7 +56,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from mote_lib import moee
 from mote_lib.data import eval_texts, load_eval_task
-from mote_lib.lab import experiments
+from mote_lib.lab import experiments, plots
 from mote_lib.lab.figures import savefig
 from mote_lib.mteb_tasks import offline_tasks
 
@@ -179,11 +179,7 @@ display(per_task.pivot_table(index=["task_type", "task"], columns="method", valu
 display(tlr_table[tlr_table.model_label.str.contains("auto")][["task", "alpha"]].set_index("task").T)
 
 # %%
-fig, ax = plt.subplots(figsize=(10, 5))
-sns.barplot(data=per_task, y="task", x="score", hue="method", ax=ax)
-ax.set_title(f"MoTE-TLR ({profile} profile): HS, router weights and their MoEE combinations")
-ax.set_xlabel("main score (x100)")
-fig.tight_layout()
+fig = plots.router_embeddings(per_task[["task", "method", "score"]], profile)
 _ = savefig(fig, "08_mote_tlr_router_embeddings", profile=profile)
 
 # %% [markdown]
@@ -195,9 +191,6 @@ _ = savefig(fig, "08_mote_tlr_router_embeddings", profile=profile)
 # %%
 usage_texts = list(dict.fromkeys(eval_texts(load_eval_task("BrownGenreClassification"))["text"]))[: 32 if SMOKE else 256]
 usage = moee.expert_usage(routers.source, usage_texts)
-grid = usage.pivot_table(index="task", columns=["layer", "expert"], values="weight")
-fig, ax = plt.subplots(figsize=(12, 3.5))
-sns.heatmap(grid, annot=True, fmt=".2f", cmap="viridis", ax=ax, cbar_kws={"label": "mean router weight"})
-ax.set_title(f"MoTE-TLR ({profile}): mean router weight per (instruction, MoTE layer / expert), {len(usage_texts)} Brown texts")
-fig.tight_layout()
+print(f"{len(usage_texts)} Brown texts, each embedded under the four task instructions")
+fig = plots.expert_usage(usage, profile)
 _ = savefig(fig, "08_mote_tlr_expert_usage", profile=profile)
