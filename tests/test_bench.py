@@ -1,11 +1,17 @@
-"""The benchmark scripts run (tiny sizes; their timings are not asserted: speed is measured, not tested)."""
+"""The benchmark runs (``--quick``: the tiny random BERT, seconds) and records what issue 17 asks of it.
+
+Timings are never asserted: speed is measured (bench/), not tested.
+"""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
+TARGETS = {"training_share_of_fp32_peak", "evaluation_over_floor", "mote_over_ic_step_time", "encode_over_sentence_transformers"}
+RECORDED = {"target", "figure", "status", "command", "commit", "cpu", "flags", "threads", "machine_kind"}
 
 
 def _load(name):
@@ -15,15 +21,95 @@ def _load(name):
     return module
 
 
-@pytest.mark.integration
-def test_encode_benchmark_runs_and_reports_its_three_ratios():
-    result = _load("bench_encode").main(["--texts", "8", "--rounds", "1", "--batch-size", "4", "--device", "cpu"])
-    assert set(result["ratios"]) == {"mote_one_task / ic", "mote_mixed / ic_mixed", "mote_lib_dense / sentence_transformers"}
-    assert all(value > 0 for value in result["ratios"].values())
+@pytest.fixture(scope="module")
+def suite():
+    return _load("bench_suite")
 
 
-@pytest.mark.integration
-def test_train_step_benchmark_runs_and_reports_its_ratios():
-    result = _load("bench_train_step").main(["--steps", "1", "--batch-size", "4", "--max-seq-length", "32", "--device", "cpu",
-                                             "--peak-size", "256"])
-    assert "step time mote / ic" in result["ratios"] and "mote fp32 achieved / fp32 matmul peak" in result["ratios"]
+@pytest.fixture(scope="module")
+def quick_run(suite, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench")
+    history = folder / "RESULTS.md"
+    history.write_text("# Benchmark results\n\n## an earlier reading\n\nkept\n\n## GPU\n\nnone yet\n")
+    result = suite.main(["--quick", "--threads", "1", "--output", str(folder / "results.json"), "--history", str(history)])
+    return result, folder
+
+
+def test_quick_run_measures_every_part_and_gives_every_target_a_verdict(quick_run):
+    result, _ = quick_run
+    assert set(result["targets"]) == TARGETS
+    for key, verdict in result["targets"].items():
+        assert RECORDED <= set(verdict), key
+        assert verdict["figure"] > 0
+        assert verdict["status"] == "met" or verdict["status"].startswith("not met: "), verdict["status"]
+    assert result["peak"]["fp32_gflops"] > 0 and result["machine"]["threads"] == 1
+    assert set(result["training"]["variants"]) == {"em", "ic", "mote"}
+    assert all(v["flop_count_matches_trainer_tokens"] for v in result["training"]["variants"].values())
+    assert result["training"]["mote_profile"]["top_ops"]
+    evaluation = result["evaluation"]
+    assert evaluation["encode_calls"] > 0 and evaluation["floor_texts"] > 0
+    assert set(result["encode"]["ratios"]) == {"mote_lib_em / sentence_transformers", "mote_one_task / ic_one_task",
+                                               "mote_mixed / ic_mixed"}
+
+
+def test_quick_run_writes_the_json_and_appends_to_the_history(quick_run):
+    result, folder = quick_run
+    written = json.loads((folder / "results.json").read_text())
+    assert set(written["targets"]) == TARGETS
+    assert written["command"].startswith("python bench/bench_suite.py --quick")
+    assert list(written["by_machine_kind"]) == [f"{result['machine']['kind']}, 1 threads"]
+    history = (folder / "RESULTS.md").read_text()
+    assert "## an earlier reading\n\nkept" in history
+    assert history.index("`python bench/bench_suite.py --quick") < history.index("## GPU")  # the GPU section stays last
+
+
+def _result(suite, share=0.6, ratio=1.0, evaluation=1.05, encode=1.02):
+    machine = {"cpu": "Test CPU", "flags": dict.fromkeys(suite.CPU_FLAGS, False), "threads": 2, "kind": "Test CPU (AVX2), 2 cores",
+               "idle_at_start": True}
+    split = {"forward": 1.0, "backward": 2.0, "optimizer": 0.5}
+    variant = {"share_of_fp32_peak": share, "useful_gflops": 60.0, "computed_gflops": 70.0, "padding_share": 0.1,
+               "median_step_s": 3.5, "split_s": split, "parameters": {"total": 22_000_000, "active": 22_000_000}}
+    return {
+        "command": "python bench/bench_suite.py", "commit": "abc", "date": "2026-12-03", "machine": machine,
+        "peak": {"fp32_gflops": 100.0, "model_shapes_gflops": {"a": 80.0, "b": 90.0}},
+        "training": {"variants": {"em": variant, "ic": variant, "mote": dict(variant, share_of_fp32_peak=share - 0.01)},
+                     "mote_over_ic_step_time": ratio, "timed_steps": 5,
+                     "mote_profile": {"matmul_share": 0.7, "top_ops": [{"op": "aten::mm", "share": 0.6}]}},
+        "evaluation": {"evaluation_over_floor": evaluation, "variant": "mote", "tasks": ["T"], "evaluation_s": 10.0 * evaluation,
+                       "floor_s": 10.0, "floor_texts": 100, "floor_texts_by_route": {"classification": 100},
+                       "seconds_inside_encode": 9.0, "seconds_outside_encode": 10.0 * evaluation - 9.0, "encode_calls": 3,
+                       "texts_embedded_by_evaluation": 120},
+        "encode": {"ratios": {"mote_lib_em / sentence_transformers": encode}, "texts": 256, "batch_size": 32, "rounds": 3,
+                   "texts_per_s": {"mote_lib_em": 51.0 * encode, "sentence_transformers": 51.0}},
+    }
+
+
+def test_targets_met_say_met(suite):
+    targets = suite.verdicts(_result(suite))
+    assert {key: v["status"] for key, v in targets.items()} == dict.fromkeys(TARGETS, "met")
+    assert targets["training_share_of_fp32_peak"]["worst_variant"] == "mote"
+
+
+def test_a_missed_target_says_what_was_measured(suite):
+    targets = suite.verdicts(_result(suite, share=0.4, ratio=1.2, evaluation=1.3, encode=0.9))
+    assert all(v["status"].startswith("not met: ") for v in targets.values())
+    assert "aten::mm 60%" in targets["training_share_of_fp32_peak"]["status"]
+    assert "1.200x IC's" in targets["mote_over_ic_step_time"]["status"]
+    assert "outside it" in targets["evaluation_over_floor"]["status"]
+    assert "sentence-transformers" in targets["encode_over_sentence_transformers"]["status"]
+
+
+def test_a_part_left_out_is_not_measured(suite):
+    result = _result(suite)
+    del result["evaluation"]
+    assert suite.verdicts(result)["evaluation_over_floor"]["status"] == "not measured"
+
+
+def test_results_keep_the_other_machine_kinds_latest_verdicts(suite, tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"by_machine_kind": {"Other CPU (AVX-512), 2 cores, 2 threads": {"targets": {}}}}))
+    result = _result(suite)
+    result["targets"] = suite.verdicts(result)
+    suite.write_results(path, result)
+    assert set(json.loads(path.read_text())["by_machine_kind"]) == {"Other CPU (AVX-512), 2 cores, 2 threads",
+                                                                    "Test CPU (AVX2), 2 cores, 2 threads"}
