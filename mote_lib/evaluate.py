@@ -46,6 +46,7 @@ from mote_lib import cli
 from mote_lib.atomic import atomic_file, write_text_atomic
 from mote_lib.cli import DEBUG_VARIABLE, CommandLineError, OneLineParser
 from mote_lib.digest import files_digest, json_digest, weights_digest
+from mote_lib.names import SUITES
 from mote_lib.paths import data_dir, project_environment, runs_dir
 
 if TYPE_CHECKING:
@@ -69,8 +70,6 @@ logger = logging.getLogger(__name__)
 # ----------------------------------------------------------------------------- command line (checked before mteb and torch load)
 
 PROG = "python -m mote_lib.evaluate"
-# The suites, as mote_lib.mteb_tasks.SUITES (a test keeps them equal): that module imports datasets.
-SUITES = ("offline", "mteb-lite", "mteb-en")
 # The table's file formats, by extension.
 OUTPUT_FORMATS = (".csv", ".parquet", ".json")
 # The labels --summary reads: the reference, the baseline and the model of the paper's gain ratio.

@@ -45,6 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mote_lib.atomic import REPLACED_MARK, atomic_directory
+from mote_lib.names import VARIANTS
 
 DEFAULT_INSTRUCTIONS = {
     "search_query": "search_query: ",
@@ -52,7 +53,6 @@ DEFAULT_INSTRUCTIONS = {
     "classification": "classification: ",
     "clustering": "clustering: ",
 }
-VARIANTS = ("em", "ic", "mote", "mote-tlr")
 ON_TRUNCATION = ("warn", "raise", "ignore")
 
 logger = logging.getLogger(__name__)

@@ -33,6 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from mote_lib.data import data_dir, list_eval_tasks, load_eval_task
+from mote_lib.names import SUITES
 
 EVALUATOR_SETTINGS = {
     "Classification": {"samples_per_label": 32, "n_experiments": 10},
@@ -51,7 +52,6 @@ MTEB_LITE = (
     "STSBenchmark", "SICK-R", "BIOSSES",
     "SummEval",
 )
-SUITES = ("offline", "mteb-lite", "mteb-en")
 
 
 def offline_tasks(names: list[str] | None = None, root: str | Path | None = None) -> list:

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from mote_lib import cli
 from mote_lib.cli import DEBUG_VARIABLE, CommandLineError, OneLineParser
+from mote_lib.names import VARIANTS
 from mote_lib.paths import data_dir
 from mote_lib.profiles import PROFILES, get_profile
 
@@ -136,9 +137,6 @@ class TrainConfig:
 
 # ----------------------------------------------------------------------------- command line (checked before torch loads)
 
-# The model variants, as mote_lib.model.VARIANTS (a test keeps them equal): model.py imports torch,
-# and a mistaken command line is refused before anything heavy is imported.
-VARIANTS = ("em", "ic", "mote", "mote-tlr")
 # Fields with a fixed set of values (the command line offers them as choices).
 FIELD_CHOICES = {"variant": VARIANTS, "bf16": ("auto", "on", "off"), "training_data": TRAINING_DATA}
 # Fields the command line does not generate: the profile is --profile.

@@ -13,8 +13,6 @@ import time
 import pytest
 
 from mote_lib import evaluate, train
-from mote_lib.model import VARIANTS
-from mote_lib.mteb_tasks import SUITES
 
 HEAVY = ("torch", "mteb", "datasets", "transformers")
 
@@ -125,11 +123,6 @@ def test_an_evaluate_command_line_mistake_is_one_line_and_exit_2_before_mteb_loa
     assert all(str(text) in lines[0] for text in expected), lines[0]
     assert heavy == [] and seconds < 5
     assert (tmp_path / "taken.csv").read_text() == "old\n" and not (tmp_path / "t.xlsx").exists()
-
-
-def test_the_command_lines_offer_exactly_the_library_names():
-    assert train.VARIANTS == VARIANTS
-    assert evaluate.SUITES == SUITES
 
 
 @pytest.mark.parametrize("module", [train, evaluate])
