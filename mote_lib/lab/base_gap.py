@@ -91,7 +91,9 @@ def findings(table: pd.DataFrame) -> list[str]:
                    f"(from the spread of their per-dataset differences); with one seed per arm, a change smaller than "
                    f"{2 * noise:.2f} is not told apart from noise.")
     checks = (("base + instructions", "base", "the instructions alone, without training, move the average by"),
-              ("IC, 60 steps", "base", "60 steps of training move it by"),
+              ("EM, 180 steps", "base", "fine-tuning without instructions (EM, 180 steps) moves it by"),
+              ("IC, 180 steps", "base + instructions", "fine-tuning with instructions (IC, 180 steps) moves it by"),
+              ("IC, 60 steps", "base + instructions", "IC's first 60 steps move it by"),
               ("EM, 180 steps", "IC, 180 steps", "leaving the instructions out of training (EM minus IC) moves it by"),
               ("IC, lr 1e-5", "IC, 180 steps", "a 5x smaller learning rate moves it by"),
               ("IC, retrieval only", "IC, 180 steps", "training on retrieval alone moves it by"))
@@ -102,7 +104,7 @@ def findings(table: pd.DataFrame) -> list[str]:
         beyond = noise is not None and abs(change) >= 2 * noise
         size = "" if noise is None else (" (beyond noise)" if beyond else " (within noise)")
         recovered = ""
-        if against != "base" and base > ic and change > 0 and beyond:
+        if against == "IC, 180 steps" and base > ic and change > 0 and beyond:
             recovered = f"; that is {change / (base - ic):.0%} of the gap to the base"
         out.append(f"Against {against}: {words} {change:+.2f}{size}{recovered}.")
     return out
