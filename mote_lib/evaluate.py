@@ -36,6 +36,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -478,13 +479,19 @@ def quiet_datasets():
 
 
 def _evaluate_task(encoder, task, store: Path, mteb) -> list[dict]:
+    from sklearn.exceptions import UndefinedMetricWarning
+
     name, kind = task.metadata.name, task.metadata.type
     path = store / name / f"{result_key(encoder, task)}.json"
     if path.is_file():
         return [{**row, "result_file": str(path)} for row in json.loads(path.read_text())["rows"]]
     started = time.perf_counter()
     try:
-        with quiet_datasets():
+        with quiet_datasets(), warnings.catch_warnings():
+            # mteb's classification scores report precision for every label; a label the classifier never
+            # predicts on a small test set makes sklearn warn (that label's precision counts as 0, as
+            # intended) once per label and draw: dozens of lines that change no score.
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
             result = mteb.evaluate(encoder, task, cache=None, overwrite_strategy="always", co2_tracker=False,
                                    raise_error=True, show_progress_bar=False,
                                    encode_kwargs={"batch_size": encoder.batch_size, "show_progress_bar": False})

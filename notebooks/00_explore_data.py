@@ -27,6 +27,11 @@ profile = "cpu"  # smoke | cpu | gpu: this notebook does the same work in every 
 examples_per_dataset = 2
 
 # %%
+from mote_lib.lab.notebooks import setup_notebook
+
+setup_notebook()  # text progress bars; no third-party noise in the outputs (see its docstring)
+
+# %%
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns

@@ -35,6 +35,11 @@
 profile = "cpu"  # smoke | cpu | gpu
 
 # %%
+from mote_lib.lab.notebooks import setup_notebook
+
+setup_notebook()  # text progress bars; no third-party noise in the outputs (see its docstring)
+
+# %%
 import pandas as pd
 
 from mote_lib.lab import experiments, plots
@@ -55,7 +60,7 @@ display(pd.DataFrame([{"model": label, **{k: v for k, v in vars(experiments.trai
 # spends most of this profile's time here; a second run of the notebook takes seconds.
 
 # %%
-runs = experiments.train_models(labels, profile)
+runs = experiments.train_models(labels, profile, show_progress=True)  # a bar per model trained now; none for a cached one
 experiments.write_result(runs, "training_runs", profile)
 display(runs)
 

@@ -28,12 +28,16 @@
 profile = "cpu"  # smoke | cpu | gpu
 
 # %%
-import importlib.util
+from mote_lib.lab.notebooks import setup_notebook
 
+setup_notebook()  # text progress bars; no third-party noise in the outputs (see its docstring)
+
+# %%
 import numpy as np
 import pandas as pd
 
 from mote_lib.lab import experiments, plots
+from mote_lib.lab.notebooks import widgets_unavailable
 from mote_lib.profiles import get_profile
 from mote_lib.similarity import inter_task_cosines, inter_task_similarity, layerwise_divergence, task_embeddings
 
@@ -91,11 +95,24 @@ display(divergence.pivot_table(index="layer", columns=["pair", "model"], values=
 # ## Explore
 #
 # `explore(model, task_a, task_b, layer)` shows, for one model and task pair, the texts whose two
-# task embeddings differ most and least, and the pair's divergence at one layer. With ipywidgets
-# installed, the cell below it gives dropdowns.
+# task embeddings differ most and least, and the pair's divergence at one layer. Live in JupyterLab
+# with ipywidgets installed (the `notebooks` extra), the cell below it gives dropdowns and sliders.
+# The embeddings are those computed above; a pair's layer-by-layer divergence is computed once (the
+# pairs of the figure above are already there), so a redraw with another layer or count is instant
+# and only a new model and pair takes seconds.
 
 
 # %%
+DIVERGENCE = {(label, *pair.split(" / ")): rows.drop(columns=["model", "pair"]).reset_index(drop=True)
+              for (label, pair), rows in divergence.groupby(["model", "pair"])}
+
+
+def divergence_of(model: str, task_a: str, task_b: str) -> pd.DataFrame:
+    if (model, task_a, task_b) not in DIVERGENCE:
+        DIVERGENCE[model, task_a, task_b] = layerwise_divergence(models[model], texts, task_a, task_b)
+    return DIVERGENCE[model, task_a, task_b]
+
+
 def explore(model: str = "mote", task_a: str = "search_query", task_b: str = "search_document", layer: int = -1,
             show: int = 3):
     pair = inter_task_cosines({t: embeddings[model][t] for t in (task_a, task_b)}).sort_values("cosine")
@@ -103,7 +120,7 @@ def explore(model: str = "mote", task_a: str = "search_query", task_b: str = "se
         print(f"-- {model}: {task_a} vs {task_b}, {title}")
         for row in rows.itertuples():
             print(f"   cos {row.cosine:.4f}  {texts[row.text][:100]!r}")
-    table = layerwise_divergence(models[model], texts, task_a, task_b)
+    table = divergence_of(model, task_a, task_b)
     layer = layer % len(table)  # -1: the last layer, whatever the depth
     print(f"-- layer {layer}: cosine {table.loc[layer, 'cosine']:.4f}, relative L2 {table.loc[layer, 'relative_l2']:.4f}")
 
@@ -111,11 +128,15 @@ def explore(model: str = "mote", task_a: str = "search_query", task_b: str = "se
 explore()
 
 # %%
-if importlib.util.find_spec("ipywidgets") is not None:
-    from ipywidgets import interact
+why_not = widgets_unavailable()
+if why_not is None:
+    from ipywidgets import IntSlider, interact
 
     tasks = models["mote"].config.tasks
-    interact(explore, model=list(models), task_a=tasks, task_b=tasks[::-1], layer=(0, len(models["mote"].blocks)),
-             show=(1, 10))
+    depth = len(models["mote"].blocks)
+    interact(explore, model=list(models), task_a=tasks, task_b=tasks[::-1],  # redraw when a slider is let go
+             layer=IntSlider(value=depth, min=0, max=depth, continuous_update=False),
+             show=IntSlider(value=3, min=1, max=10, continuous_update=False))
 else:
-    print("ipywidgets is not installed: call explore(...) with arguments instead")
+    print(f"No widgets: {why_not}. Call explore(model, task_a, task_b, layer, show) instead, e.g.")
+    print(f"explore('ic', 'classification', 'clustering', layer=2); models {list(models)}, tasks {models['mote'].config.tasks}")

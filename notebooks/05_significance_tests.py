@@ -32,6 +32,11 @@
 profile = "cpu"  # smoke | cpu | gpu
 
 # %%
+from mote_lib.lab.notebooks import setup_notebook
+
+setup_notebook()  # text progress bars; no third-party noise in the outputs (see its docstring)
+
+# %%
 import pandas as pd
 
 from mote_lib.lab import experiments, plots

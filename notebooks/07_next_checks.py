@@ -29,6 +29,11 @@
 profile = "cpu"  # smoke | cpu | gpu
 
 # %%
+from mote_lib.lab.notebooks import setup_notebook
+
+setup_notebook()  # text progress bars; no third-party noise in the outputs (see its docstring)
+
+# %%
 import numpy as np
 import pandas as pd
 
@@ -65,11 +70,14 @@ print(f"most alike: {most_alike}; the paper's suggested pair (search_document, c
 
 # %% [markdown]
 # ## 2. Consolidation: merge, then evaluate on the offline suite
+#
+# On the profile's evaluation sample, as in notebook 02 (which says why sklearn's
+# `UndefinedMetricWarning` about labels never predicted is hidden: the scores are not affected).
 
 # %%
 merged = {f"mote, merged {'+'.join(most_alike)}": merge_experts(mote, most_alike),
           "mote, WAVE (all experts averaged)": merge_experts(mote, mote.config.experts, into="wave")}
-merged_table = evaluate_models(merged, data_root=experiments.eval_data_root(profile), show_progress=False)
+merged_table = evaluate_models(merged, data_root=experiments.eval_data_root(profile), show_progress=True)
 merged_table["seed"] = plan.seeds[0]
 both = pd.concat([table[(table.model == "mote") & (table.seed == plan.seeds[0])], merged_table], ignore_index=True)
 per_task = scores_by_task(both)

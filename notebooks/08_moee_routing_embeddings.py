@@ -47,12 +47,14 @@ moe_load_in_4bit = False
 robustness_tasks = ["STSBenchmark", "SICK-R", "BIOSSES", "SciDocsRR", "TwitterSemEval2015"]  # real model, nine prompts
 
 # %%
-import warnings
+from mote_lib.lab.notebooks import setup_notebook
 
+setup_notebook()  # text progress bars; no third-party noise in the outputs (see its docstring)
+
+# %%
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-from sklearn.exceptions import UndefinedMetricWarning
 
 from mote_lib import moee
 from mote_lib.data import eval_texts, load_eval_task
@@ -61,9 +63,9 @@ from mote_lib.lab.figures import savefig
 from mote_lib.mteb_tasks import offline_tasks
 
 pd.set_option("display.precision", 2)
-# Weak embeddings (random weights, tiny training) leave some labels never predicted; sklearn warns
-# once per classifier fit (hundreds of lines). The scores are computed all the same.
-warnings.filterwarnings("ignore", category=UndefinedMetricWarning)
+# Weak embeddings (random weights, tiny training) leave some labels never predicted; sklearn's
+# UndefinedMetricWarning about it (once per classifier fit) is hidden by setup_notebook, as in
+# notebook 02. The scores are computed all the same.
 SMOKE = profile == "smoke"
 # The offline suite: all 12 tasks, or one task of three types in the smoke profile (a minute), at the
 # profile's evaluation sample (the same records as notebook 02's scores).
@@ -158,9 +160,10 @@ tlr = experiments.load_model("mote-tlr", profile)
 routers = moee.CachedFeatures(moee.MoTERouterFeatures(tlr))
 print(f"MoTE-TLR ({profile}): {routers.layers} token-routed layers x {routers.experts} experts -> RW has {routers.layers * routers.experts} dims, HS {routers.hidden_size}")
 suite = offline_tasks(offline_names, root=offline_root)
-tlr_table = pd.concat([
-    moee.evaluate_moee(routers, suite, label="mote-tlr", profile=profile),
-    moee.evaluate_moee(routers, suite, label="mote-tlr, alpha auto", methods=["sum"], alpha="auto", profile=profile),
+tlr_table = pd.concat([  # a bar over the tasks per method
+    moee.evaluate_moee(routers, suite, label="mote-tlr", profile=profile, show_progress=True),
+    moee.evaluate_moee(routers, suite, label="mote-tlr, alpha auto", methods=["sum"], alpha="auto", profile=profile,
+                       show_progress=True),
 ], ignore_index=True)
 tlr_categories = moee.category_table(tlr_table)
 display(tlr_categories)

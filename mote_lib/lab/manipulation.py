@@ -111,7 +111,10 @@ def route_sentence(table: pd.DataFrame) -> str:
 
 
 def lines(profile: str) -> list[str]:
-    """The "Manipulation checks" section of ``claims.md``."""
+    """The "Manipulation checks" section of ``claims.md`` (none for a profile the runner has not run:
+    the notebooks keep no weight sketches or route ablations)."""
+    if not (results_dir(profile) / "runs").is_dir():
+        return []
     sep = separation(profile)
     out = ["## Manipulation checks (descriptive, pre-registered checks 3 and 4)", "",
            "**Separation of the experts.** Per MoTE layer, ||W_a - W_b|| / ||W0|| between its experts (mean over "

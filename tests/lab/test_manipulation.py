@@ -86,3 +86,8 @@ def test_route_ablation_reads_right_against_none_and_wrong_per_seed(runs):
 def test_the_section_says_what_is_missing_before_any_run(runs):
     text = "\n".join(manipulation.lines("reference"))
     assert text.count("Not yet measurable") == 2
+
+
+def test_a_profile_without_runner_results_has_no_section(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
+    assert manipulation.lines("cpu") == []
