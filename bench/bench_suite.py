@@ -50,7 +50,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -63,6 +62,7 @@ import torch
 
 from mote_lib.data import eval_texts, load_eval_task, write_eval_sample
 from mote_lib.distributed import SINGLE
+from mote_lib.machine import cpu_model_and_flags
 from mote_lib.model import MoTEConfig, MoTEModel
 from mote_lib.sampler import TaskAwareSampler
 from mote_lib.train import TrainConfig, TrainingData, contrastive_step, grad_cache_step, make_optimizer
@@ -91,16 +91,7 @@ ANY_TASK = "any task"  # EM's one route: its embeddings ignore the task
 
 def machine_info(threads: int) -> dict:
     """CPU model and the flags that set its speed, cores, threads, torch, and the load at the start."""
-    cpu, flags = "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and cpu == "unknown":
-                cpu = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
-    except OSError:
-        cpu = platform.processor() or platform.machine() or "unknown"
+    cpu, flags = cpu_model_and_flags()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     info = {
         "cpu": cpu, "flags": {flag: flag in flags for flag in CPU_FLAGS}, "cores": os.cpu_count(), "threads": threads,

@@ -55,6 +55,7 @@ from pathlib import Path
 
 from mote_lib.atomic import atomic_file, write_text_atomic
 from mote_lib.lab.experiments import MAIN_MODELS, MODELS, analysis_texts, eval_data_root, results_dir, train_config
+from mote_lib.machine import cpu_model_and_flags
 from mote_lib.paths import PROJECT_ROOT
 from mote_lib.profiles import get_profile
 
@@ -193,18 +194,7 @@ def machine() -> dict:
     """CPU model, the instruction sets that set its speed, cores, and the GPU if one is used."""
     import torch
 
-    cpu, flags = "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and cpu == "unknown":
-                cpu = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
-    except OSError:  # not Linux: fall back to what the platform says
-        import platform
-
-        cpu = platform.processor() or platform.machine() or "unknown"
+    cpu, flags = cpu_model_and_flags()
     info = {"cpu": cpu, "cores": os.cpu_count(), **{flag: flag in flags for flag in ("avx512f", "avx512_bf16", "avx2")}}
     info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return info
