@@ -359,7 +359,8 @@ def record_wall_time(notebook: str, seconds: float, profile: str) -> None:
     """Keep the latest wall time of each notebook in ``results/<profile>/notebook_times.csv``.
 
     The time includes whatever the notebook trained or evaluated because it was not cached yet, so
-    a first run and a re-run measure different things.
+    a first run and a re-run measure different things; the 1-minute load average at the end says
+    whether other work shared the cores (above the core count: the time is inflated).
     """
     from datetime import datetime
 
@@ -372,17 +373,23 @@ def record_wall_time(notebook: str, seconds: float, profile: str) -> None:
         table = read_result("notebook_times", profile)
         table = table[table["notebook"] != notebook]
     row = {"notebook": notebook, "wall_time_s": seconds, "profile": profile, "machine": _machine(),
+           "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
            "finished_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M")}
     write_result(pd.concat([table, pd.DataFrame([row])], ignore_index=True).sort_values("notebook"),
                  "notebook_times", profile)
 
 
 def _machine() -> str:
+    """The GPU, or the CPU model with the instruction sets its speed depends on, and its cores."""
     import torch
+
+    from mote_lib.machine import cpu_model_and_flags
 
     if torch.cuda.is_available():
         return f"cuda: {torch.cuda.get_device_name(0)}"
-    return f"cpu: {os.cpu_count()} cores"
+    cpu, flags = cpu_model_and_flags()
+    isa = "AVX-512 + bf16" if "avx512_bf16" in flags else "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{cpu} ({isa}), {os.cpu_count()} cores"
 
 
 if __name__ == "__main__":
