@@ -286,3 +286,23 @@ def test_plan_and_status_report_what_is_done_and_a_measured_estimate(copy_of_fin
     out = capsys.readouterr().out
     assert "3 of 4 runs done, 1 left (next: tiny-runner/mote-s0)" in out
     assert "2 training steps x" in out and "measured on" in out and "(prior" not in out.split("route ablations")[0]
+
+
+def test_the_gpu_quick_plan_runs_end_to_end_on_cpu_with_tiny_sizes(tiny_base, tiny_data, tmp_path, monkeypatch):
+    """The gpu-quick profile's queue and its bf16 autocast, at tiny sizes on the CPU: what a lent GPU would run."""
+    import dataclasses
+
+    quick = PROFILES["gpu-quick"]
+    tiny = dict(steps=2, batch_size=4, max_seq_length=32, checkpoint_every=1, base_model=tiny_base, data_root=tiny_data,
+                bf16="on", device="cpu")
+    monkeypatch.setitem(PROFILES, "gpu-quick", dataclasses.replace(quick, train={**quick.train, **tiny}, eval_sample=4,
+                                                                   analysis_texts=8))
+    monkeypatch.setenv("MOTE_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path / "results"))
+    assert main(["run", "--profile", "gpu-quick", "--threads", str(torch.get_num_threads()), "--only", "2"]) == 0
+    folder = tmp_path / "results" / "gpu-quick" / "runs"
+    assert sorted(p.name for p in folder.iterdir()) == ["base", "em-s0"]
+    record = json.loads((folder / "em-s0" / "run.json").read_text())
+    assert record["train_config"]["bf16"] == "on" and record["train_config"]["profile"] == "gpu-quick"
+    assert record["train_config"]["batch_size"] == 4 and quick.train["batch_size"] == 128  # the real plan is untouched
+    assert np.isfinite(pd.read_csv(folder / "em-s0" / "scores.csv")["score"]).all()
