@@ -107,6 +107,12 @@ def findings(table: pd.DataFrame) -> list[str]:
         if against == "IC, 180 steps" and base > ic and change > 0 and beyond:
             recovered = f"; that is {change / (base - ic):.0%} of the gap to the base"
         out.append(f"Against {against}: {words} {change:+.2f}{size}{recovered}.")
+    factors = {arm: avg[arm] - ic for arm in ("IC, lr 1e-5", "IC, retrieval only", "EM, 180 steps") if arm in avg}
+    if factors:
+        best = max(factors, key=factors.get)
+        above = avg[best] > base
+        out.append(f"Of the single changes to IC's training tried so far, '{best}' moves the average most "
+                   f"({factors[best]:+.2f}, to {avg[best]:.2f}: {'above' if above else 'still below'} the untrained base).")
     return out
 
 

@@ -641,7 +641,30 @@ def header_lines(profile: str, inputs: Inputs, table: pd.DataFrame) -> list[str]
             f"- Seeds per model: {seeds}.",
             f"- Evaluation: {_evaluation_scope(profile)}; training: {_training_scope(profile)}.",
             f"- {n_empirical} empirical claims: " + ", ".join(f"{n} {label}" for label, n in counts.items()) + ".",
-            f"- {aa_sentence(table)}", ""]
+            f"- {aa_sentence(table)}", *caveat_lines(profile, table), ""]
+
+
+def caveat_lines(profile: str, table: pd.DataFrame) -> list[str]:
+    """What the pre-registration says must qualify the verdicts: an A/A check not yet passed, experts
+    that moved apart less than two IC seeds."""
+    lines = []
+    if aa_passed(table) is None and inputs_have_verdicts(table):
+        lines.append("- **Provisional.** The pre-registration requires the A/A check to pass before a verdict is "
+                     "published; until it is measurable, every verdict here is provisional.")
+    separation = manipulation.separation(profile)
+    if not separation.empty and (separation["ratio"] < 1).all():
+        lines.append("- **Manipulation check failed.** In every MoTE layer the experts differ from each other less "
+                     "than two IC seeds' MLPs differ (ratios "
+                     f"{separation['ratio'].min():.2f}-{separation['ratio'].max():.2f}); by the pre-registered rule, "
+                     "MoTE-vs-IC differences are uninformative about task experts: a MoTE advantage here is not "
+                     "evidence that task specialisation caused it.")
+    return lines
+
+
+def inputs_have_verdicts(table: pd.DataFrame) -> bool:
+    """Whether any empirical claim got a decision (supported or contradicted)."""
+    decided = table[table["kind"].isin([PRIMARY, SECONDARY])]["verdict"]
+    return bool(decided.isin([SUPPORTED, SMALLER, CONTRADICTED]).any())
 
 
 def _reference_lines(inputs: Inputs) -> list[str]:

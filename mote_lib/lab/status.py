@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from mote_lib.atomic import write_text_atomic
-from mote_lib.lab import claims, manipulation, runner
+from mote_lib.lab import claims, runner
 from mote_lib.lab.experiments import results_dir
 from mote_lib.paths import PROJECT_ROOT
 
@@ -71,12 +71,11 @@ def reference_lines() -> list[str]:
     table = claims.claims_from(inputs, REFERENCE)
     seeds = "; ".join(f"{m}: {'untrained' if s == [None] else s}" for m, s in claims.seeds_by_model(inputs).items())
     counts = ", ".join(f"{n} {label}" for label, n in claims.verdict_counts(table).items())
-    separation = manipulation.separation_sentence(manipulation.separation(REFERENCE))
     lines = [f"**The experiment of record** (`reference` profile, [pre-registered](docs/preregistration.md); "
              f"{len(done)} of {len(entries)} queued runs done; seeds {seeds}; computed on {_machines(REFERENCE)}):", "",
              f"- {_primary_sentence(table)}",
              f"- All empirical claims: {counts}. {claims.aa_sentence(table)}",
-             f"- Manipulation check: {separation[0].lower() + separation[1:].replace('**', '')}"]
+             *claims.caveat_lines(REFERENCE, table)]
     lines += [_base_sentence(inputs)]
     lines += ["", f"Every verdict, interval and MDE: [`results/{REFERENCE}/claims.md`](results/{REFERENCE}/claims.md); "
               f"the sizing from the pilot: [`results/{REFERENCE}/sizing.md`](results/{REFERENCE}/sizing.md). "

@@ -327,3 +327,18 @@ def test_the_table_keeps_the_columns_notebook_09_reads(results):
     table = claims_table(PROFILE)
     assert {"claim", "paper", "ours", "verdict"} <= set(table.columns)
     assert table.verdict.value_counts().sum() == len(table)
+
+
+def test_caveats_mark_verdicts_provisional_before_the_aa_check_and_name_a_failed_manipulation_check(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from mote_lib.lab import claims, manipulation
+
+    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
+    decided = pd.DataFrame({"kind": [claims.PRIMARY, claims.AA_CHECK], "verdict": [claims.SUPPORTED, claims.NOT_MEASURED]})
+    monkeypatch.setattr(manipulation, "separation", lambda profile: pd.DataFrame({"ratio": [0.8, 0.9]}))
+    text = "\n".join(claims.caveat_lines("reference", decided))
+    assert "**Provisional.**" in text and "**Manipulation check failed.**" in text and "ratios 0.80-0.90" in text
+    passed = decided.assign(verdict=[claims.SUPPORTED, claims.INCONCLUSIVE])
+    monkeypatch.setattr(manipulation, "separation", lambda profile: pd.DataFrame({"ratio": [1.2, 0.9]}))
+    assert claims.caveat_lines("reference", passed) == []

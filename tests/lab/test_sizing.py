@@ -68,7 +68,8 @@ def test_two_seed_pairs_give_a_projection_that_shrinks_with_seeds_and_a_decision
     assert sizing.seed_cost_hours(costs, 180) == pytest.approx(3 * 760 / 3600)
     table = sizing.projection(long_arm.estimate, 1.0)
     assert np.all(np.diff(table["mde"]) < 0) and table["hours"].tolist() == list(map(float, sizing.SEED_RANGE))
-    assert "seed pairs reach an MDE" in sizing.decision(table.assign(mde=np.linspace(1.5, 0.5, len(table))))
+    assert "run 7 seeds" in sizing.decision(table.assign(mde=np.linspace(1.5, 0.5, len(table))))
+    assert "run 3 seeds" in sizing.decision(table.assign(mde=0.5))  # never below the pre-registered floor
     over = sizing.decision(table.assign(mde=np.linspace(3, 2, len(table))))
     assert "does not fit" in over and "run the floor (3 seeds" in over and "no number of seeds up to 12" in over
 
