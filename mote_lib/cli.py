@@ -77,3 +77,14 @@ def train_command(argv: list[str] | None = None) -> int:
 def evaluate_command(argv: list[str] | None = None) -> int:
     """The ``mote-evaluate`` console script: ``python -m mote_lib.evaluate``."""
     return _run_as_main("mote_lib.evaluate", argv)
+
+
+def report_command(prog: str, description: str, write, argv: list[str] | None = None) -> int:
+    """A command that takes no options and (re)writes generated files: ``--help`` shows ``description``;
+    ``write()`` returns the path or paths written, printed one per line."""
+    parser = argparse.ArgumentParser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args(argv)
+    written = write()
+    for path in written if isinstance(written, (list, tuple)) else [written]:
+        print(path)
+    return 0

@@ -14,13 +14,13 @@ The study is diagnostic, added after the first results: it never enters the pre-
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 
 import pandas as pd
 
 from mote_lib.atomic import write_text_atomic
+from mote_lib.cli import report_command
 from mote_lib.lab.experiments import results_dir
 
 PROFILE = "reference"
@@ -161,11 +161,7 @@ def write_report():
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mote_lib.lab.base_gap", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.parse_args(argv)
-    print(write_report())
-    return 0
+    return report_command("python -m mote_lib.lab.base_gap", __doc__, write_report, argv)
 
 
 if __name__ == "__main__":

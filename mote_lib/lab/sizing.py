@@ -24,7 +24,6 @@ guide, and is recomputed as seeds land (the report says on how many it rests).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -35,6 +34,7 @@ import pandas as pd
 
 from mote_lib import verdicts
 from mote_lib.atomic import write_text_atomic
+from mote_lib.cli import report_command
 from mote_lib.lab import claims
 from mote_lib.lab.experiments import results_dir
 from mote_lib.profiles import get_profile
@@ -227,12 +227,7 @@ def write_sizing(profile: str = "reference") -> list:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mote_lib.lab.sizing", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.parse_args(argv)
-    for path in write_sizing():
-        print(path)
-    return 0
+    return report_command("python -m mote_lib.lab.sizing", __doc__, write_sizing, argv)
 
 
 if __name__ == "__main__":

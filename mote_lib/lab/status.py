@@ -13,7 +13,6 @@ comparison), then the ``cpu`` profile's notebooks, each with the machine its num
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from mote_lib.atomic import write_text_atomic
+from mote_lib.cli import report_command
 from mote_lib.lab import claims, runner
 from mote_lib.lab.experiments import results_dir
 from mote_lib.paths import PROJECT_ROOT
@@ -118,11 +118,7 @@ def write_status(readme: Path = PROJECT_ROOT / "README.md") -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mote_lib.lab.status", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.parse_args(argv)
-    print(write_status())
-    return 0
+    return report_command("python -m mote_lib.lab.status", __doc__, write_status, argv)
 
 
 if __name__ == "__main__":
