@@ -535,6 +535,8 @@ def run_entry(entry: Entry) -> dict[str, float]:
     previous = json.loads(done_path.read_text()).get("seconds", {}) if done_path.is_file() else {}
     done = {"entry": str(entry), "files": expected_files(entry), "seconds": {**previous, **seconds},
             "machine_kind": machine_kind(machine()), "threads": torch.get_num_threads(), "commit": commit_label(),
+            # Above the core count at the end, other work shared the cores and the seconds above are inflated.
+            "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
             "finished_utc": utc_now()}
     write_text_atomic(done_path, json.dumps(done, indent=1, sort_keys=True) + "\n")
     say(f"{entry} done: {round(sum(seconds.values()), 1)} s")

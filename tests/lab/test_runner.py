@@ -146,6 +146,8 @@ def test_a_run_writes_every_file_of_every_entry_then_done_json(finished):
     record = json.loads((folder / "mote-s0" / "run.json").read_text())
     assert record["steps"] == 2 and record["train_config"]["variant"] == "mote" and len(record["weights_hash"]) == 16
     assert {"cpu", "cores", "avx2", "avx512f", "avx512_bf16"} <= set(record["machine"]) and "commit" in record["git"]
+    done = json.loads((folder / "mote-s0" / "done.json").read_text())
+    assert done["load_average_1min"] >= 0 and done["threads"] >= 1  # a contended timing says so
 
     scores = pd.read_csv(folder / "mote-s0" / "scores.csv")
     assert "result_file" not in scores and len(scores) == 12 and scores["error"].isna().all()
