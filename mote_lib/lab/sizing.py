@@ -185,7 +185,7 @@ def figure(arms: list[Arm], table: pd.DataFrame):
     """Left: the endpoint per seed pair at each training length; right: the projected MDE and hours against seeds."""
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 5), constrained_layout=True)
     for position, a in enumerate(arms):
         if a.estimate is None:
             continue
@@ -196,7 +196,7 @@ def figure(arms: list[Arm], table: pd.DataFrame):
     left.axhline(0, color="grey", lw=0.8)
     left.axhline(1.94, color="black", ls=":", lw=1, label="paper: +1.94")
     left.set(xlabel="training steps", ylabel="MoTE - IC, retrieval nDCG@10", title="primary endpoint by training length")
-    left.legend(fontsize=8, loc="best")
+    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)  # below: never over the data
     right.plot(table["seeds"], table["mde"], marker="o", label="projected MDE")
     right.axhline(TARGET_MDE, color="C3", ls="--", lw=1, label=f"target MDE {TARGET_MDE}")
     right.set(xlabel="seed pairs", ylabel="MDE (points)", title="sizing at the reference length")
@@ -205,7 +205,7 @@ def figure(arms: list[Arm], table: pd.DataFrame):
     hours.axhline(BUDGET_HOURS, color="grey", lw=0.8)
     hours.set_ylabel("compute hours, 2 threads")
     handles = right.get_legend_handles_labels()[0] + hours.get_legend_handles_labels()[0]
-    right.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="upper right")
+    right.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     return fig
 
 
