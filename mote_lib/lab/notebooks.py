@@ -1,12 +1,16 @@
 """Run the numbered notebooks top to bottom with papermill (the README's main command).
 
 Each notebook ``notebooks/NN_verb_object.ipynb`` is paired with a jupytext ``py:percent`` file
-(``NN_verb_object.py``), which is the reviewed source. The runner refreshes the ``.ipynb`` from the
-``.py`` when the ``.py`` is newer, executes it in place with the chosen profile injected into the
-cell tagged ``parameters``, and prints each notebook's wall time.
+(``NN_verb_object.py``), which is the reviewed source. The runner executes each with the chosen
+profile injected into the cell tagged ``parameters``, and prints each notebook's wall time.
 
-    python -m mote_lib.lab.notebooks --profile cpu            # all notebooks
-    python -m mote_lib.lab.notebooks --profile smoke 00 03    # only those whose names start so
+The committed notebooks are the notebooks of record, executed in ``MAIN_PROFILE`` (``cpu``): that
+profile refreshes the ``.ipynb`` from the ``.py`` when the ``.py`` is newer and executes it in place.
+Every other profile writes its executed copies to ``runs/notebooks/<profile>/`` (``executed_copy``)
+and leaves the committed ones untouched.
+
+    python -m mote_lib.lab.notebooks --profile cpu            # all notebooks, the committed copies
+    python -m mote_lib.lab.notebooks --profile smoke 00 03    # only those, into runs/notebooks/smoke/
 
 Outputs as a reader wants them (``scan_outputs`` checks a saved notebook; the tests run it on every
 committed one): every notebook's first cell after its parameters calls ``setup_notebook`` (text
@@ -29,8 +33,8 @@ from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
 
-from mote_lib.paths import PROJECT_ROOT
-from mote_lib.profiles import PROFILES
+from mote_lib.paths import PROJECT_ROOT, runs_dir
+from mote_lib.profiles import MAIN_PROFILE, PROFILES
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 
@@ -64,6 +68,12 @@ def sync_notebook(source: Path) -> Path:
     return target
 
 
+def executed_copy(source: Path, profile: str) -> Path | None:
+    """Where ``profile``'s run of ``source`` is saved: ``None`` (the committed ``.ipynb``) for the
+    profile of record, else ``runs/notebooks/<profile>/<name>.ipynb`` (ignored by git)."""
+    return None if profile == MAIN_PROFILE else runs_dir() / "notebooks" / profile / f"{source.stem}.ipynb"
+
+
 def run_notebook(source: Path, profile: str, output: Path | None = None) -> float:
     """Execute one notebook with papermill; return its wall time in seconds.
 
@@ -79,6 +89,7 @@ def run_notebook(source: Path, profile: str, output: Path | None = None) -> floa
     if output is None:
         notebook = output = sync_notebook(source)
     else:
+        output.parent.mkdir(parents=True, exist_ok=True)
         notebook = output.with_name(output.stem + ".input.ipynb")
         jupytext.write(jupytext.read(source), notebook)
     start = time.perf_counter()
@@ -91,6 +102,8 @@ def run_notebook(source: Path, profile: str, output: Path | None = None) -> floa
     finally:
         if output.is_file():
             tidy_notebook(output)
+        if notebook != output:
+            notebook.unlink(missing_ok=True)
     return time.perf_counter() - start
 
 
@@ -348,8 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     times = {}
     for source in sources:
         print(f"[notebooks] {source.name} (profile {args.profile}) ...", flush=True)
-        times[source.stem] = round(run_notebook(source, args.profile), 1)
-        print(f"[notebooks] {source.name}: {times[source.stem]} s", flush=True)
+        output = executed_copy(source, args.profile)
+        times[source.stem] = round(run_notebook(source, args.profile, output), 1)
+        print(f"[notebooks] {source.name}: {times[source.stem]} s" + (f" -> {output}" if output else ""), flush=True)
         record_wall_time(source.stem, times[source.stem], args.profile)
     print(json.dumps({"profile": args.profile, "wall_time_s": times}, indent=2))
     return 0

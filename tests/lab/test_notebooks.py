@@ -13,6 +13,8 @@ import pytest
 from mote_lib.lab.notebooks import (
     BATCH_ENV,
     _cell_sources,
+    executed_copy,
+    main,
     notebook_sources,
     resolve_control_characters,
     run_notebook,
@@ -37,6 +39,7 @@ def test_notebook_runs_in_the_tiny_profile(source, tmp_path, monkeypatch, smoke_
     assert output.exists()
     assert source.with_suffix(".ipynb").read_bytes() == committed, "a test run must not rewrite the committed notebook"
     assert scan_outputs(output) == []
+    assert not output.with_name(output.stem + ".input.ipynb").exists(), "the converted input is removed"
 
 
 @pytest.mark.parametrize("source", notebook_sources(), ids=lambda p: p.stem)
@@ -186,3 +189,20 @@ def test_the_runner_runs_as_a_module():
     done = subprocess.run([sys.executable, "-m", "mote_lib.lab.notebooks", "--profile", "smoke", "zz"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "no numbered notebooks found" in done.stdout, done.stderr
+
+
+def test_only_the_profile_of_record_executes_the_committed_notebooks(monkeypatch, tmp_path):
+    """``--profile smoke`` (or any but cpu) writes its executed copies under runs/, never over the committed ones."""
+    import mote_lib.lab.notebooks as notebooks
+
+    monkeypatch.setenv("MOTE_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(notebooks, "record_wall_time", lambda *args: None)
+    calls = []
+    monkeypatch.setattr(notebooks, "run_notebook", lambda source, profile, output=None: calls.append((source, profile, output)) or 1.0)
+    source = notebook_sources()[0]
+    assert executed_copy(source, "cpu") is None
+    for profile in ("smoke", "tiny", "gpu", "reference"):
+        assert main(["--profile", profile, source.stem[:2]]) == 0
+        assert calls.pop() == (source, profile, tmp_path / "runs" / "notebooks" / profile / f"{source.stem}.ipynb")
+    assert main(["--profile", "cpu", source.stem[:2]]) == 0
+    assert calls.pop() == (source, "cpu", None)
