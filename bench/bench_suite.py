@@ -60,6 +60,7 @@ from pathlib import Path
 
 import torch
 
+from mote_lib.atomic import write_text_atomic
 from mote_lib.data import eval_texts, load_eval_task, write_eval_sample
 from mote_lib.distributed import SINGLE
 from mote_lib.machine import cpu_model_and_flags
@@ -375,9 +376,11 @@ def bench_evaluation(args, device: torch.device) -> dict:
         # process evaluating several models pays once, on a 4-record sample of the same tasks.
         model.encode(next(iter(routed.values()))[:args.eval_batch_size], task=_task(next(iter(routed))), **encode_kwargs)
         evaluate(write_eval_sample(Path(tmp) / "warm-up", records=4, source_root=root), Path(tmp) / "store-warm-up")
-        floors, evaluations, recorded = [], [], None
+        # Each evaluation is bracketed by floors (floor, evaluation, floor, evaluation, ..., floor) and compared
+        # with the mean of the two around it: a machine whose speed drifts during the run (a shared host can
+        # lose a fifth of its peak in ten minutes) then slows both sides of the ratio alike.
+        floors, evaluations, recorded, replay_s = [floor()], [], None, None
         for round_ in range(args.eval_rounds):
-            floors.append(floor())
             recorder = RecordingEncode(model.encode)
             model.encode = recorder  # an instance attribute: MTEBEncoder calls it in the model's place
             try:
@@ -390,8 +393,17 @@ def bench_evaluation(args, device: torch.device) -> dict:
             failed = table[table["error"].notna()]
             if len(failed):
                 raise RuntimeError(f"the evaluation failed on {failed['task'].tolist()}: {failed['error'].tolist()}")
+            if args.replay and round_ == args.eval_rounds - 1:
+                # the evaluation's own encode calls again, outside mteb: the cost of its split into calls
+                start = time.perf_counter()
+                for call in recorded:
+                    model.encode(call["texts"], task=call["task"], **encode_kwargs)
+                replay_s = time.perf_counter() - start
+            floors.append(floor())
 
-    floor_s, evaluation_s = statistics.median(floors), statistics.median(evaluations)
+    brackets = [(before + after) / 2 for before, after in zip(floors, floors[1:])]
+    ratios = [evaluation / bracket for evaluation, bracket in zip(evaluations, brackets)]
+    floor_s, evaluation_s = statistics.median(brackets), statistics.median(evaluations)
     embedded = sum(len(c["texts"]) for c in recorded)
     inside_encode = sum(c["seconds"] for c in recorded)
     evaluated_unique: dict[str, set] = {}
@@ -402,7 +414,9 @@ def bench_evaluation(args, device: torch.device) -> dict:
     return {
         "tasks": names, "suite": "full" if args.suite == "full" and not args.eval_tasks else "subset", "variant": args.eval_variant,
         "base_model": base, "batch_size": args.eval_batch_size, "other_task": args.other_task, "rounds": args.eval_rounds,
-        "evaluation_s": evaluation_s, "floor_s": floor_s, "evaluation_over_floor": evaluation_s / floor_s,
+        "evaluation_s": evaluation_s, "floor_s": floor_s, "evaluation_over_floor": statistics.median(ratios),
+        "evaluation_over_floor_by_round": [round(r, 4) for r in ratios],
+        "replay_of_evaluation_calls_s": replay_s, "last_bracket_floor_s": brackets[-1],
         "evaluations_s": [round(s, 2) for s in evaluations], "floors_s": [round(s, 2) for s in floors],
         "floor_texts": floor_texts, "floor_texts_by_route": {k: len(v) for k, v in routed.items()},
         "encode_calls": len(recorded), "texts_embedded_by_evaluation": embedded,
@@ -532,10 +546,13 @@ def verdicts(result: dict) -> dict:
                     f"floor of {e['floor_s']:.1f} s ({e['floor_texts']} unique routed texts in {len(e['floor_texts_by_route'])} "
                     f"encode call(s)); inside model.encode {inside:.1f} s ({e['encode_calls']} calls embedding "
                     f"{e['texts_embedded_by_evaluation']} texts, {e['texts_embedded_by_evaluation'] / e['floor_texts']:.2f}x the "
-                    f"floor's), outside it (mteb's data loading and scoring) {outside:.1f} s")
+                    f"floor's), outside it (mteb's data loading and scoring) {outside:.1f} s"
+                    + (f"; the same encode calls replayed outside mteb {e['replay_of_evaluation_calls_s']:.1f} s"
+                       if e.get("replay_of_evaluation_calls_s") is not None else ""))
 
         verdict("evaluation_over_floor", evaluation["evaluation_over_floor"], evaluation_reason,
                 {"evaluation_s": round(evaluation["evaluation_s"], 2), "floor_s": round(evaluation["floor_s"], 2),
+                 "floors_s": evaluation.get("floors_s"), "by_round": evaluation.get("evaluation_over_floor_by_round"),
                  "tasks": evaluation["tasks"], "variant": evaluation["variant"]})
     else:
         verdict("evaluation_over_floor", None, None, {})
@@ -608,9 +625,14 @@ def write_results(path: Path, result: dict) -> None:
             kinds = json.loads(path.read_text()).get("by_machine_kind", {})
         except (json.JSONDecodeError, AttributeError):
             kinds = {}
-    kinds[f"{result['machine']['kind']}, {result['machine']['threads']} threads"] = {
-        key: result[key] for key in ("date", "commit", "command", "targets")}
-    path.write_text(json.dumps({**result, "by_machine_kind": kinds}, indent=1, default=str) + "\n")
+    kind = f"{result['machine']['kind']}, {result['machine']['threads']} threads"
+    # A run of some parts (--only) keeps the kind's latest verdicts of the others (each names its own command and commit).
+    targets = dict(result["targets"])
+    for key, earlier in kinds.get(kind, {}).get("targets", {}).items():
+        if targets.get(key, {}).get("status") == "not measured" and earlier.get("status") != "not measured":
+            targets[key] = earlier
+    kinds[kind] = {**{key: result[key] for key in ("date", "commit", "command")}, "targets": targets}
+    write_text_atomic(path, json.dumps({**result, "by_machine_kind": kinds}, indent=1, default=str) + "\n")
 
 
 def append_history(path: Path, section: str) -> None:
@@ -648,7 +670,10 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--eval-tasks", help="comma-separated offline task names (overrides --suite)")
     parser.add_argument("--eval-variant", choices=("em", "ic", "mote"), default="mote")
     parser.add_argument("--eval-batch-size", type=int, default=32)
-    parser.add_argument("--eval-rounds", type=int, default=1, help="floor and evaluation, each this many times (medians)")
+    parser.add_argument("--eval-rounds", type=int, default=1,
+                        help="evaluations, each between two floors (floor, evaluation, floor, ...); median of the ratios")
+    parser.add_argument("--replay", action="store_true",
+                        help="after the last evaluation, time its own encode calls again outside mteb (one more floor's time)")
     parser.add_argument("--other-task", default="classification", help="the route of STS and pair tasks (as mote_lib.evaluate)")
     parser.add_argument("--texts", type=int, help="texts encoded (default 256; 8 with --quick)")
     parser.add_argument("--rounds", type=int, help="encode rounds (default 3; 1 with --quick)")

@@ -31,7 +31,7 @@ def quick_run(suite, tmp_path_factory):
     folder = tmp_path_factory.mktemp("bench")
     history = folder / "RESULTS.md"
     history.write_text("# Benchmark results\n\n## an earlier reading\n\nkept\n\n## GPU\n\nnone yet\n")
-    result = suite.main(["--quick", "--threads", "1", "--output", str(folder / "results.json"), "--history", str(history)])
+    result = suite.main(["--quick", "--threads", "1", "--replay", "--output", str(folder / "results.json"), "--history", str(history)])
     return result, folder
 
 
@@ -48,6 +48,8 @@ def test_quick_run_measures_every_part_and_gives_every_target_a_verdict(quick_ru
     assert result["training"]["mote_profile"]["top_ops"]
     evaluation = result["evaluation"]
     assert evaluation["encode_calls"] > 0 and evaluation["floor_texts"] > 0
+    assert len(evaluation["floors_s"]) == evaluation["rounds"] + 1  # every evaluation between two floors
+    assert evaluation["replay_of_evaluation_calls_s"] > 0
     assert set(result["encode"]["ratios"]) == {"mote_lib_em / sentence_transformers", "mote_one_task / ic_one_task",
                                                "mote_mixed / ic_mixed"}
 
@@ -57,6 +59,8 @@ def test_quick_run_writes_the_json_and_appends_to_the_history(quick_run):
     written = json.loads((folder / "results.json").read_text())
     assert set(written["targets"]) == TARGETS
     assert written["command"].startswith("python bench/bench_suite.py --quick")
+    assert "replayed outside mteb" in written["targets"]["evaluation_over_floor"]["status"] or \
+        written["targets"]["evaluation_over_floor"]["status"] == "met"
     assert list(written["by_machine_kind"]) == [f"{result['machine']['kind']}, 1 threads"]
     history = (folder / "RESULTS.md").read_text()
     assert "## an earlier reading\n\nkept" in history
@@ -113,3 +117,19 @@ def test_results_keep_the_other_machine_kinds_latest_verdicts(suite, tmp_path):
     suite.write_results(path, result)
     assert set(json.loads(path.read_text())["by_machine_kind"]) == {"Other CPU (AVX-512), 2 cores, 2 threads",
                                                                     "Test CPU (AVX2), 2 cores, 2 threads"}
+
+
+def test_a_partial_run_keeps_the_kinds_earlier_verdicts_of_the_parts_it_left_out(suite, tmp_path):
+    path = tmp_path / "results.json"
+    full = _result(suite)
+    full["targets"] = suite.verdicts(full)
+    suite.write_results(path, full)
+    partial = _result(suite, evaluation=1.2)
+    del partial["training"]
+    partial["commit"] = "def"
+    partial["targets"] = suite.verdicts(partial)
+    suite.write_results(path, partial)
+    kept = json.loads(path.read_text())["by_machine_kind"]["Test CPU (AVX2), 2 cores, 2 threads"]["targets"]
+    assert kept["training_share_of_fp32_peak"]["commit"] == "abc"  # the earlier run's, with its own commit
+    assert kept["training_share_of_fp32_peak"]["status"] == "met"
+    assert kept["evaluation_over_floor"]["commit"] == "def" and kept["evaluation_over_floor"]["status"].startswith("not met")
