@@ -56,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -257,6 +258,9 @@ def bench_training(args, device: torch.device, peak: float) -> dict:
     setups = {variant: (variant, False) for variant in VARIANTS}
     if args.bf16:
         setups["mote_bf16"] = ("mote", True)
+    for chunk in args.embed_chunks or []:  # information only: other chunks draw other dropout masks (other numerics)
+        configs[f"mote_chunk{chunk}"] = replace(configs["mote"], embed_chunk=chunk)
+        setups[f"mote_chunk{chunk}"] = (f"mote_chunk{chunk}", False)
     config = configs["mote"]
     data = TrainingData(config)
     sampler = TaskAwareSampler(data.sizes, config.batch_size, seed=0)  # the reference's seed-0 batches
@@ -514,7 +518,14 @@ def verdicts(result: dict) -> dict:
                     f"({min(gemm.values()) / peak:.2f}-{max(gemm.values()) / peak:.2f} of peak); median step "
                     f"{w['median_step_s']:.2f} s = forward {split['forward']:.2f} + backward {split['backward']:.2f} + "
                     f"clip and AdamW {split['optimizer']:.2f}; in a profiled MoTE step matrix products take "
-                    f"{100 * prof['matmul_share']:.0f}% of self time; top ops: {ops}")
+                    f"{100 * prof['matmul_share']:.0f}% of self time; top ops: {ops}" + chunk_note())
+
+        def chunk_note() -> str:  # the measured effect of less padding (other numerics: not the reference's setting)
+            chunks = sorted(name for name in variants if name.startswith("mote_chunk"))
+            return "".join(f"; MoTE with {name.removeprefix('mote_chunk')} texts per forward pass (default "
+                           f"{training['embed_chunk']}): {variants[name]['share_of_fp32_peak']:.2f} of peak, "
+                           f"{100 * variants[name]['padding_share']:.0f}% padding, step "
+                           f"{variants[name]['median_step_s'] / variants['mote']['median_step_s']:.2f}x" for name in chunks)
 
         verdict("training_share_of_fp32_peak", variants[worst]["share_of_fp32_peak"], training_reason,
                 {"worst_variant": worst, "per_variant": {v: round(variants[v]["share_of_fp32_peak"], 4) for v in variants},
@@ -664,6 +675,9 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--batch-size", type=int, help="training pairs per step (default: the reference profile's 32)")
     parser.add_argument("--max-seq-length", type=int, help="training tokens per text (default: the reference profile's 128)")
     parser.add_argument("--bf16", action="store_true", help="also time MoTE with bf16 autocast (information only)")
+    parser.add_argument("--embed-chunks", type=lambda text: [int(n) for n in text.split(",")],
+                        help="also time MoTE with these texts per forward pass inside a step, e.g. 8,32 (information only: "
+                             "less padding, other dropout masks)")
     parser.add_argument("--top-ops", type=int, default=12)
     parser.add_argument("--suite", choices=("subset", "full"), default="subset",
                         help=f"evaluation tasks: {', '.join(SUBSET)} (subset), or the whole offline suite (full)")
