@@ -5,6 +5,9 @@
 SHELL := /bin/bash
 PROFILE ?= cpu
 PYTEST_ARGS ?=
+# Test workers: one per core, at most 8 (pytest-xdist; each loads torch and the model), each test file on one
+# worker (its module fixtures built once).
+TEST_WORKERS ?= auto
 VENV_PY := .venv/bin/python
 ENV := source scripts/env.sh &&
 .DEFAULT_GOAL := help
@@ -19,14 +22,14 @@ help: ## list the targets
 setup: ## create or repair .venv (torch, then mote_lib[dev] with constraints.txt); a second when up to date
 	@bash scripts/setup_env.sh $(SETUP_ARGS)
 
-test: setup ## the test suite, offline (slow tests skipped; about 8 minutes on 2 cores)
-	@$(ENV) $(VENV_PY) -m pytest $(PYTEST_ARGS)
+test: setup ## the test suite, offline, one worker per core (slow tests skipped; TEST_WORKERS=0 for one process)
+	@$(ENV) $(VENV_PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 8 --dist loadfile $(PYTEST_ARGS)
 
 lint: setup ## ruff: lint and import order, as CI runs it
 	@$(VENV_PY) -m ruff check .
 
 test-all: setup ## the test suite with the tests marked slow (the wheel install among them)
-	@$(ENV) $(VENV_PY) -m pytest --run-slow $(PYTEST_ARGS)
+	@$(ENV) $(VENV_PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 8 --dist loadfile --run-slow $(PYTEST_ARGS)
 
 notebooks: setup ## run every notebook top to bottom in PROFILE (default cpu)
 	@$(ENV) $(VENV_PY) -m mote_lib.lab.notebooks --profile $(PROFILE)

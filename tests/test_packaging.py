@@ -121,7 +121,7 @@ def test_constraints_pin_every_requirement_and_the_setup_torch():
 def test_setup_installs_dev_with_the_constraints():
     script = (ROOT / "scripts" / "setup_env.sh").read_text()
     assert "want_extras=(dev)" in script
-    assert re.search(r'install -c "\$CONSTRAINTS" -e "\.\[\$extras_csv\]"', script)
+    assert re.search(r'install --no-compile -c "\$CONSTRAINTS" -e "\.\[\$extras_csv\]"', script)
     assert 'CONSTRAINTS="$here/constraints.txt"' in script
 
 
@@ -131,6 +131,15 @@ def test_make_help_lists_every_target():
     described = set(re.findall(r"^([a-z][a-z-]*):.*## ", makefile, flags=re.MULTILINE))
     assert phony == described
     assert re.search(r"^\.DEFAULT_GOAL := help$", makefile, flags=re.MULTILINE)
+
+
+def test_make_test_shares_the_cores_among_workers_a_file_per_worker():
+    """Module fixtures (the runner's tiny queue) are built once, and the notebooks run in order on one worker,
+    reading the tables the earlier ones wrote; ``TEST_WORKERS=0`` runs the suite in one process."""
+    makefile = (ROOT / "Makefile").read_text()
+    test_recipe = re.search(r"^test: .*\n\t(.*)$", makefile, flags=re.MULTILINE).group(1)
+    assert "-n $(TEST_WORKERS) --maxprocesses 8 --dist loadfile" in test_recipe
+    assert any(r.startswith("pytest-xdist") for r in PROJECT["optional-dependencies"]["dev"])
 
 
 # ----------------------------------------------------------------------------- paths
