@@ -66,7 +66,7 @@ pd.set_option("display.precision", 2)
 # Weak embeddings (random weights, tiny training) leave some labels never predicted; sklearn's
 # UndefinedMetricWarning about it (once per classifier fit) is hidden by setup_notebook, as in
 # notebook 02. The scores are computed all the same.
-SMOKE = profile == "smoke"
+SMOKE = profile in ("smoke", "tiny")  # tiny: the tests' run
 # The offline suite: all 12 tasks, or one task of three types in the smoke profile (a minute), at the
 # profile's evaluation sample (the same records as notebook 02's scores).
 offline_names = ["LeeDocumentSTS", "DebtagsUseClassification", "WordSenseDefinitionPairs"] if SMOKE else None
