@@ -616,7 +616,11 @@ def history_section(result: dict) -> str:
     if evaluation:
         lines += ["", f"Evaluation ({evaluation['variant']}, {', '.join(evaluation['tasks'])}): {evaluation['evaluation_s']:.1f} s; "
                   f"floor {evaluation['floor_s']:.1f} s ({evaluation['floor_texts']} unique routed texts); inside encode "
-                  f"{evaluation['seconds_inside_encode']:.1f} s over {evaluation['encode_calls']} calls."]
+                  f"{evaluation['seconds_inside_encode']:.1f} s over {evaluation['encode_calls']} calls"
+                  + (f"; floors in turn with the evaluations: {', '.join(f'{f:.1f}' for f in evaluation['floors_s'])} s"
+                     if evaluation.get("floors_s") else "")
+                  + (f"; the evaluation's calls replayed outside mteb: {evaluation['replay_of_evaluation_calls_s']:.1f} s"
+                     if evaluation.get("replay_of_evaluation_calls_s") is not None else "") + "."]
     encode = result.get("encode")
     if encode:
         rates = ", ".join(f"{k} {v:.1f}" for k, v in encode["texts_per_s"].items())

@@ -65,6 +65,7 @@ def test_quick_run_writes_the_json_and_appends_to_the_history(quick_run):
     history = (folder / "RESULTS.md").read_text()
     assert "## an earlier reading\n\nkept" in history
     assert history.index("`python bench/bench_suite.py --quick") < history.index("## GPU")  # the GPU section stays last
+    assert "floors in turn with the evaluations" in history and "replayed outside mteb" in history
 
 
 def _result(suite, share=0.6, ratio=1.0, evaluation=1.05, encode=1.02):
