@@ -585,33 +585,43 @@ def weights_cached(entry: Entry) -> bool:
 
 @dataclass
 class Rate:
-    seconds: float
+    seconds: float  # the mean over the finished entries (or the prior)
     source: str
+    fastest: float | None = None  # the fastest entry's: what idle cores give (sharing them only slows a run down)
+
+
+def _rate(values: list[float], weights: list[float], where: str, unit: str, prior: float, prior_source: str) -> Rate:
+    if not values:
+        return Rate(prior, prior_source)
+    mean = sum(v * w for v, w in zip(values, weights)) / sum(weights)
+    return Rate(mean, f"{where}, {int(sum(weights)) if unit == 'steps' else len(values)} {unit}", min(values))
 
 
 def measured_rates(entries: list[Entry], kind: str, threads: int) -> dict[str, Rate]:
     """Seconds per training step, per whole-suite evaluation and per route ablation, from finished
-    entries of this machine kind and thread count, else the stated priors."""
-    steps = train_seconds = 0.0
-    evaluations, ablations = [], []
+    entries of this machine kind and thread count (the mean, and the fastest entry's), else the stated priors."""
+    step_rates, step_counts, evaluations, ablations = [], [], [], []
     for entry in entries:
         if not is_finished(entry):
             continue
         record, done = (json.loads((entry.folder / name).read_text()) for name in ("run.json", DONE))
         if machine_kind(record["machine"]) != kind or record["threads"] != threads:
             continue
-        steps, train_seconds = steps + record["steps"], train_seconds + record["train_seconds"]
+        if record["steps"]:
+            step_rates.append(record["train_seconds"] / record["steps"])
+            step_counts.append(record["steps"])
         if "scores.csv" in done["seconds"]:
             evaluations.append(done["seconds"]["scores.csv"])
         if "route_ablation.csv" in done["seconds"]:
             ablations.append(done["seconds"]["route_ablation.csv"])
     where = f"measured on {kind}, {threads} threads"
-    step = Rate(train_seconds / steps, f"{where}, {int(steps)} steps") if steps else Rate(PRIOR_SECONDS_PER_STEP, PRIOR)
-    evaluation = (Rate(sum(evaluations) / len(evaluations), f"{where}, {len(evaluations)} evaluations") if evaluations
-                  else Rate(PRIOR_SECONDS_PER_EVALUATION, PRIOR))
-    ablation = (Rate(sum(ablations) / len(ablations), f"{where}, {len(ablations)} ablations") if ablations
-                else Rate(PRIOR_ROUTE_ABLATION_EVALUATIONS * evaluation.seconds, f"{PRIOR}, about one suite evaluation"))
-    return {"step": step, "evaluation": evaluation, "route_ablation": ablation}
+    evaluation = _rate(evaluations, [1] * len(evaluations), where, "evaluations", PRIOR_SECONDS_PER_EVALUATION, PRIOR)
+    return {
+        "step": _rate(step_rates, step_counts, where, "steps", PRIOR_SECONDS_PER_STEP, PRIOR),
+        "evaluation": evaluation,
+        "route_ablation": _rate(ablations, [1] * len(ablations), where, "ablations",
+                                PRIOR_ROUTE_ABLATION_EVALUATIONS * evaluation.seconds, f"{PRIOR}, about one suite evaluation"),
+    }
 
 
 def status(profile: str, threads: int = 2) -> list[str]:
@@ -622,14 +632,25 @@ def status(profile: str, threads: int = 2) -> list[str]:
     rates = measured_rates(entries, kind, threads)
     steps = sum(get_profile(e.profile).train.get("steps", 0) for e in left if e.trained)
     ablations = sum("route_ablation.csv" in expected_files(e) for e in left)
-    seconds = (steps * rates["step"].seconds + len(left) * rates["evaluation"].seconds
-               + ablations * rates["route_ablation"].seconds)
+    counts = {"step": steps, "evaluation": len(left), "route_ablation": ablations}
+
+    def total(pick) -> float:
+        return sum(n * pick(rates[name]) for name, n in counts.items())
+
+    mean, fastest = total(lambda r: r.seconds), total(lambda r: r.fastest if r.fastest is not None else r.seconds)
     lines = [f"{profile}: {len(entries) - len(left)} of {len(entries)} runs done, {len(left)} left"
              + (f" (next: {left[0]})" if left else "")]
-    lines.append(f"time left: about {seconds / 3600:.1f} h ({seconds:.0f} s; partly trained runs counted in full)")
-    lines.append(f"  {steps} training steps x {rates['step'].seconds:.1f} s/step ({rates['step'].source})")
-    lines.append(f"  {len(left)} suite evaluations x {rates['evaluation'].seconds:.0f} s ({rates['evaluation'].source})")
-    lines.append(f"  {ablations} route ablations x {rates['route_ablation'].seconds:.0f} s ({rates['route_ablation'].source})")
+    if fastest < mean:
+        lines.append(f"time left: about {fastest / 3600:.1f}-{mean / 3600:.1f} h ({fastest:.0f}-{mean:.0f} s: at the fastest "
+                     "finished entry's rates, as on idle cores, to the mean of all, some of which shared the cores; "
+                     "partly trained runs counted in full)")
+    else:
+        lines.append(f"time left: about {mean / 3600:.1f} h ({mean:.0f} s; partly trained runs counted in full)")
+    for name, what, unit, digits in (("step", "training steps", "s/step", 1), ("evaluation", "suite evaluations", "s", 0),
+                                     ("route_ablation", "route ablations", "s", 0)):
+        rate = rates[name]
+        fast = f" (fastest {rate.fastest:.{digits}f})" if rate.fastest is not None and rate.fastest < rate.seconds else ""
+        lines.append(f"  {counts[name]} {what} x {rate.seconds:.{digits}f} {unit}{fast} ({rate.source})")
     return lines
 
 

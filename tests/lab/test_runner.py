@@ -130,6 +130,27 @@ def test_status_before_anything_ran_uses_the_stated_priors(monkeypatch, tmp_path
     assert "s/step (prior" in out and "x 1500 s (prior" in out
 
 
+def test_status_gives_the_time_left_from_the_fastest_entry_to_the_mean(monkeypatch, tmp_path, capsys):
+    """Sharing the cores only slows a run down: the fastest finished entry says what idle cores give."""
+    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
+    monkeypatch.setattr(runner, "machine", lambda: {"cpu": "Test CPU"})
+    monkeypatch.setattr(runner, "is_finished", lambda entry: str(entry) in ("reference/ic-s0", "reference/mote-s0"))
+    for name, train_seconds, evaluation in (("ic-s0", 360.0, 200.0), ("mote-s0", 1080.0, 600.0)):
+        folder = tmp_path / "reference" / "runs" / name
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text(json.dumps({"machine": {"cpu": "Test CPU"}, "threads": 2, "steps": 180,
+                                                     "train_seconds": train_seconds}))
+        (folder / "done.json").write_text(json.dumps({"seconds": {"scores.csv": evaluation}}))
+    rates = runner.measured_rates(queue("reference"), "Test CPU", 2)
+    assert rates["step"].seconds == pytest.approx(4.0) and rates["step"].fastest == pytest.approx(2.0)
+    assert rates["evaluation"].seconds == pytest.approx(400.0) and rates["evaluation"].fastest == pytest.approx(200.0)
+    assert rates["route_ablation"].fastest is None  # none measured: the prior
+    assert main(["status", "--profile", "reference"]) == 0
+    out = capsys.readouterr().out
+    assert "2 of 29 runs done" in out and "time left: about " in out and "at the fastest finished entry's rates" in out
+    assert "x 4.0 s/step (fastest 2.0) (measured on Test CPU, 2 threads, 360 steps)" in out
+
+
 # ----------------------------------------------------------------------------- running it
 
 
