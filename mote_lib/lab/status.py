@@ -93,8 +93,10 @@ def cpu_lines() -> list[str]:
     took = ""
     if times.is_file():
         table = pd.read_csv(times)
-        took = (f" One `make notebooks` run from an empty `runs/` took {table['wall_time_s'].sum() / 60:.0f} minutes on "
-                f"{table['machine'].iloc[0]} ([`results/cpu/notebook_times.csv`](results/cpu/notebook_times.csv)).")
+        machines = ", ".join(dict.fromkeys(table["machine"].astype(str)))
+        took = (f" The notebooks' latest wall times sum to {table['wall_time_s'].sum() / 60:.0f} minutes ({machines}; each "
+                "time includes what the notebook trained or evaluated because it was not cached yet: "
+                "[`results/cpu/notebook_times.csv`](results/cpu/notebook_times.csv)).")
     return ["", "**The notebooks** are committed executed in the `cpu` profile (64 steps of 8 pairs, 32 records per "
             "task: a short run that shows the pipeline end to end, too small to confirm or refute the paper); its "
             f"claims: {counts} ([`results/cpu/claims.md`](results/cpu/claims.md)).{took} Measured speeds: "
