@@ -19,7 +19,7 @@ for name, value in project_environment().items():
 def pytest_configure(config):
     """Under pytest-xdist (``make test``) the cores are shared out among the workers: each worker's torch,
     and the processes it starts (notebook kernels, torchrun), get cores / workers threads. Two workers
-    of two threads each on two cores took 843 s instead of 386 s: their OpenMP threads wait for each other."""
+    of two threads each on two cores took 843 s instead of about 380 s: their OpenMP threads wait for each other."""
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if workers:
         threads = str(max(1, (os.cpu_count() or 1) // int(workers)))

@@ -420,7 +420,7 @@ def bench_evaluation(args, device: torch.device) -> dict:
         "base_model": base, "batch_size": args.eval_batch_size, "other_task": args.other_task, "rounds": args.eval_rounds,
         "evaluation_s": evaluation_s, "floor_s": floor_s, "evaluation_over_floor": statistics.median(ratios),
         "evaluation_over_floor_by_round": [round(r, 4) for r in ratios],
-        "replay_of_evaluation_calls_s": replay_s, "last_bracket_floor_s": brackets[-1],
+        "replay_of_evaluation_calls_s": replay_s,
         "evaluations_s": [round(s, 2) for s in evaluations], "floors_s": [round(s, 2) for s in floors],
         "floor_texts": floor_texts, "floor_texts_by_route": {k: len(v) for k, v in routed.items()},
         "encode_calls": len(recorded), "texts_embedded_by_evaluation": embedded,
@@ -452,14 +452,15 @@ def bench_encode(args, device: torch.device) -> dict:
     st = SentenceTransformer(str(resolve_base_model(base)), device=str(device))
     st.max_seq_length = models["em"].config.max_seq_length
     bs = args.batch_size_encode
+    # sentence-transformers cuts long texts silently; ours counts them, and is told not to log it each round
+    ours = dict(batch_size=bs, on_truncation="ignore")
     runs = {
         "sentence_transformers": lambda t: st.encode(t, batch_size=bs, show_progress_bar=False),
-        # sentence-transformers cuts long texts silently; ours counts them, and is told not to log it each round
-        "mote_lib_em": lambda t: models["em"].encode(t, batch_size=bs, on_truncation="ignore"),
-        "ic_one_task": lambda t: models["ic"].encode(t, task="search_document", batch_size=bs, on_truncation="ignore"),
-        "mote_one_task": lambda t: models["mote"].encode(t, task="search_document", batch_size=bs, on_truncation="ignore"),
-        "ic_mixed": lambda t: models["ic"].encode(t, task=mixed[:len(t)], batch_size=bs, on_truncation="ignore"),
-        "mote_mixed": lambda t: models["mote"].encode(t, task=mixed[:len(t)], batch_size=bs, on_truncation="ignore"),
+        "mote_lib_em": lambda t: models["em"].encode(t, **ours),
+        "ic_one_task": lambda t: models["ic"].encode(t, task="search_document", **ours),
+        "mote_one_task": lambda t: models["mote"].encode(t, task="search_document", **ours),
+        "ic_mixed": lambda t: models["ic"].encode(t, task=mixed[:len(t)], **ours),
+        "mote_mixed": lambda t: models["mote"].encode(t, task=mixed[:len(t)], **ours),
     }
     for run in runs.values():  # warm-up on a slice
         run(texts[:bs])

@@ -590,11 +590,14 @@ class Rate:
     fastest: float | None = None  # the fastest entry's: what idle cores give (sharing them only slows a run down)
 
 
-def _rate(values: list[float], weights: list[float], where: str, unit: str, prior: float, prior_source: str) -> Rate:
+def _rate(values: list[float], where: str, unit: str, prior: float, prior_source: str,
+          weights: list[int] | None = None) -> Rate:
+    """The weighted mean of ``values`` (one per entry; weights: how many ``unit`` each counts) and the fastest."""
     if not values:
         return Rate(prior, prior_source)
+    weights = weights or [1] * len(values)
     mean = sum(v * w for v, w in zip(values, weights)) / sum(weights)
-    return Rate(mean, f"{where}, {int(sum(weights)) if unit == 'steps' else len(values)} {unit}", min(values))
+    return Rate(mean, f"{where}, {sum(weights)} {unit}", min(values))
 
 
 def measured_rates(entries: list[Entry], kind: str, threads: int) -> dict[str, Rate]:
@@ -609,18 +612,18 @@ def measured_rates(entries: list[Entry], kind: str, threads: int) -> dict[str, R
             continue
         if record["steps"]:
             step_rates.append(record["train_seconds"] / record["steps"])
-            step_counts.append(record["steps"])
+            step_counts.append(int(record["steps"]))
         if "scores.csv" in done["seconds"]:
             evaluations.append(done["seconds"]["scores.csv"])
         if "route_ablation.csv" in done["seconds"]:
             ablations.append(done["seconds"]["route_ablation.csv"])
     where = f"measured on {kind}, {threads} threads"
-    evaluation = _rate(evaluations, [1] * len(evaluations), where, "evaluations", PRIOR_SECONDS_PER_EVALUATION, PRIOR)
+    evaluation = _rate(evaluations, where, "evaluations", PRIOR_SECONDS_PER_EVALUATION, PRIOR)
     return {
-        "step": _rate(step_rates, step_counts, where, "steps", PRIOR_SECONDS_PER_STEP, PRIOR),
+        "step": _rate(step_rates, where, "steps", PRIOR_SECONDS_PER_STEP, PRIOR, weights=step_counts),
         "evaluation": evaluation,
-        "route_ablation": _rate(ablations, [1] * len(ablations), where, "ablations",
-                                PRIOR_ROUTE_ABLATION_EVALUATIONS * evaluation.seconds, f"{PRIOR}, about one suite evaluation"),
+        "route_ablation": _rate(ablations, where, "ablations", PRIOR_ROUTE_ABLATION_EVALUATIONS * evaluation.seconds,
+                                f"{PRIOR}, about one suite evaluation"),
     }
 
 
