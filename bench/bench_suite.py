@@ -47,6 +47,7 @@ the load average at the start is recorded, and a busy start is flagged.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -64,6 +65,7 @@ import torch
 from mote_lib.atomic import write_text_atomic
 from mote_lib.data import eval_texts, load_eval_task, write_eval_sample
 from mote_lib.distributed import SINGLE
+from mote_lib.fast_dropout import fast_dropout
 from mote_lib.machine import cpu_model_and_flags
 from mote_lib.model import MoTEConfig, MoTEModel
 from mote_lib.sampler import TaskAwareSampler
@@ -261,15 +263,22 @@ def bench_training(args, device: torch.device, peak: float) -> dict:
     for chunk in args.embed_chunks or []:  # information only: other chunks draw other dropout masks (other numerics)
         configs[f"mote_chunk{chunk}"] = replace(configs["mote"], embed_chunk=chunk)
         setups[f"mote_chunk{chunk}"] = (f"mote_chunk{chunk}", False)
+    if args.fast_dropout:  # information only: other dropout masks (other numerics), not the reference runs' setting
+        for variant in VARIANTS:
+            configs[f"{variant}_fast_dropout"] = replace(configs[variant], fast_dropout=True)
+            setups[f"{variant}_fast_dropout"] = (f"{variant}_fast_dropout", False)
     config = configs["mote"]
     data = TrainingData(config)
     sampler = TaskAwareSampler(data.sizes, config.batch_size, seed=0)  # the reference's seed-0 batches
     batches = [data.batch(sampler.next_batch().examples, config) for _ in range(args.steps + 1)]
     models, optimizers = {}, {}
+    masks = contextlib.ExitStack()  # fast dropout stays on for the bench's models until they are timed
     for name, (variant, _) in setups.items():
         torch.manual_seed(0)
         models[name] = MoTEModel.from_base(configs[variant].model_config()).to(device).train()
         optimizers[name] = make_optimizer(models[name], configs[variant])
+        if configs[variant].fast_dropout:
+            masks.enter_context(fast_dropout(models[name]))
     flops = {name: [step_flops(models[name], batch, configs[variant]) for batch in batches[1:]]
              for name, (variant, _) in setups.items()}
 
@@ -301,6 +310,7 @@ def bench_training(args, device: torch.device, peak: float) -> dict:
         }
     paired = [m["seconds"] / i["seconds"] for m, i in zip(steps["mote"], steps["ic"])]
     profiled = profile_step(models["mote"], optimizers["mote"], batches[0], configs["mote"], device, args.top_ops)
+    masks.close()
     return {
         "batch_size": config.batch_size, "max_seq_length": config.max_seq_length, "embed_chunk": config.embed_chunk,
         "base_model": config.base_model, "timed_steps": args.steps, "batch_tasks": [b["row_tasks"][0] for b in batches[1:]],
@@ -527,7 +537,16 @@ def verdicts(result: dict) -> dict:
             return "".join(f"; MoTE with {name.removeprefix('mote_chunk')} texts per forward pass (default "
                            f"{training['embed_chunk']}): {variants[name]['share_of_fp32_peak']:.2f} of peak, "
                            f"{100 * variants[name]['padding_share']:.0f}% padding, step "
-                           f"{variants[name]['median_step_s'] / variants['mote']['median_step_s']:.2f}x" for name in chunks)
+                           f"{variants[name]['median_step_s'] / variants['mote']['median_step_s']:.2f}x" for name in chunks) + fast_note()
+
+        def fast_note() -> str:  # the measured effect of cheaper dropout masks (other numerics: an option)
+            if "mote_fast_dropout" not in variants:
+                return ""
+            shares = "/".join(f"{variants[f'{v}_fast_dropout']['share_of_fp32_peak']:.2f}" for v in VARIANTS)
+            ratios = "/".join(f"{variants[f'{v}_fast_dropout']['median_step_s'] / variants[v]['median_step_s']:.2f}"
+                              for v in VARIANTS)
+            return (f"; with fast dropout (TrainConfig.fast_dropout, other masks: not the reference runs' setting) "
+                    f"EM/IC/MoTE reach {shares} of peak, step {ratios}x the default's")
 
         verdict("training_share_of_fp32_peak", variants[worst]["share_of_fp32_peak"], training_reason,
                 {"worst_variant": worst, "per_variant": {v: round(variants[v]["share_of_fp32_peak"], 4) for v in variants},
@@ -684,6 +703,8 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--embed-chunks", type=lambda text: [int(n) for n in text.split(",")],
                         help="also time MoTE with these texts per forward pass inside a step, e.g. 8,32 (information only: "
                              "less padding, other dropout masks)")
+    parser.add_argument("--fast-dropout", action="store_true",
+                        help="also time EM, IC and MoTE with TrainConfig.fast_dropout (information only: other dropout masks)")
     parser.add_argument("--top-ops", type=int, default=12)
     parser.add_argument("--suite", choices=("subset", "full"), default="subset",
                         help=f"evaluation tasks: {', '.join(SUBSET)} (subset), or the whole offline suite (full)")
@@ -790,7 +811,7 @@ def print_training(t: dict) -> None:
           f"(tasks {', '.join(t['batch_tasks'])}), fp32 unless named")
     for name, v in t["variants"].items():
         split = "/".join(f"{v['split_s'][p]:.2f}" for p in ("forward", "backward", "optimizer"))
-        print(f"  {name:9s} median step {v['median_step_s']:6.2f} s (fwd/bwd/opt {split})  {v['tokens_per_s']:7.0f} tokens/s  "
+        print(f"  {name:17s} median step {v['median_step_s']:6.2f} s (fwd/bwd/opt {split})  {v['tokens_per_s']:7.0f} tokens/s  "
               f"{v['useful_gflops']:6.1f} GFLOP/s useful ({v['share_of_fp32_peak']:.3f} of the start peak), "
               f"{v['computed_gflops']:6.1f} computed; padding {100 * v['padding_share']:.0f}%")
     print(f"  step time MoTE / IC: {t['mote_over_ic_step_time']:.3f} (median of paired steps; "

@@ -31,7 +31,7 @@ def quick_run(suite, tmp_path_factory):
     folder = tmp_path_factory.mktemp("bench")
     history = folder / "RESULTS.md"
     history.write_text("# Benchmark results\n\n## an earlier reading\n\nkept\n\n## GPU\n\nnone yet\n")
-    result = suite.main(["--quick", "--threads", "1", "--replay", "--embed-chunks", "2", "--output", str(folder / "results.json"), "--history", str(history)])
+    result = suite.main(["--quick", "--threads", "1", "--replay", "--embed-chunks", "2", "--fast-dropout", "--output", str(folder / "results.json"), "--history", str(history)])
     return result, folder
 
 
@@ -43,7 +43,11 @@ def test_quick_run_measures_every_part_and_gives_every_target_a_verdict(quick_ru
         assert verdict["figure"] > 0
         assert verdict["status"] == "met" or verdict["status"].startswith("not met: "), verdict["status"]
     assert result["peak"]["fp32_gflops"] > 0 and result["machine"]["threads"] == 1
-    assert set(result["training"]["variants"]) == {"em", "ic", "mote", "mote_chunk2"}
+    assert set(result["training"]["variants"]) == {"em", "ic", "mote", "mote_chunk2", "em_fast_dropout", "ic_fast_dropout",
+                                                   "mote_fast_dropout"}
+    training = result["targets"]["training_share_of_fp32_peak"]
+    assert set(training["per_variant"]) == set(result["training"]["variants"])
+    assert training["status"] == "met" or "with fast dropout" in training["status"]
     assert all(v["flop_count_matches_trainer_tokens"] for v in result["training"]["variants"].values())
     assert result["training"]["mote_profile"]["top_ops"]
     evaluation = result["evaluation"]

@@ -1,5 +1,6 @@
 """The TA-CL trainer on a tiny encoder and tiny data: batches, resume identity, NaN, checkpoints."""
 
+import contextlib
 import json
 import math
 import shutil
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 from mote_lib import train as train_module
+from mote_lib.fast_dropout import fast_dropout
 from mote_lib.model import MoTEModel
 from mote_lib.train import TrainConfig, TrainingData, TrainingDiverged, contrastive_step, train
 
@@ -140,6 +142,19 @@ def test_stop_after_leaves_a_checkpoint_off_the_cadence(tiny_base, tiny_data, tm
     assert (tmp_path / "run" / "checkpoints" / "step-000003").is_dir()
 
 
+def test_fast_dropout_trains_reproducibly_and_resumes_to_identical_weights(tiny_base, tiny_data, tmp_path):
+    config = tiny_config(tiny_base, tiny_data, fast_dropout=True)
+    train(config, tmp_path / "straight", show_progress=False)
+    train(config, tmp_path / "resumed", show_progress=False, stop_after=3)
+    train(config, tmp_path / "resumed", resume=True, show_progress=False)
+    train(tiny_config(tiny_base, tiny_data), tmp_path / "standard", show_progress=False)
+    straight, resumed = _weights(tmp_path / "straight" / "model"), _weights(tmp_path / "resumed" / "model")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    standard = _weights(tmp_path / "standard" / "model")  # other masks: other weights
+    assert not all(torch.equal(straight[k], standard[k]) for k in straight)
+    assert all(torch.isfinite(v).all() for v in straight.values() if v.is_floating_point())
+
+
 def test_grad_cache_training_matches_plain_training(tiny_base, tiny_data, tmp_path):
     train(tiny_config(tiny_base, tiny_data, steps=3, embed_chunk=3), tmp_path / "plain", show_progress=False)
     train(tiny_config(tiny_base, tiny_data, steps=3, embed_chunk=3, grad_cache=True), tmp_path / "cached", show_progress=False)
@@ -229,22 +244,23 @@ def test_every_hub_file_maps_to_a_training_task():
     assert all(name.endswith(".jsonl.gz") for name in HUB_FILE_TASKS)
 
 
-@pytest.mark.parametrize("variant", ["mote", "mote-tlr"])
-def test_grad_cache_gives_the_gradients_of_the_plain_loss_with_dropout_on(tiny_base, tiny_data, variant):
+@pytest.mark.parametrize("variant,fast", [("mote", False), ("mote-tlr", False), ("mote", True)])
+def test_grad_cache_gives_the_gradients_of_the_plain_loss_with_dropout_on(tiny_base, tiny_data, variant, fast):
     config = tiny_config(tiny_base, tiny_data, variant=variant, batch_size=12)
     data = TrainingData(config)
     batch = data.batch([("retrieval", "a", i) for i in range(7)] + [("classification", "c", i) for i in range(5)], config)
     model = MoTEModel.from_base(config.model_config()).train()  # dropout on
     cpu = torch.device("cpu")
 
-    torch.manual_seed(11)
-    plain = contrastive_step(model, batch, cpu, autocast=False, chunk=3)
-    plain["loss"].backward()
-    expected = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
-    model.zero_grad(set_to_none=True)
+    with fast_dropout(model) if fast else contextlib.nullcontext():  # replayed chunks must redraw the same masks
+        torch.manual_seed(11)
+        plain = contrastive_step(model, batch, cpu, autocast=False, chunk=3)
+        plain["loss"].backward()
+        expected = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+        model.zero_grad(set_to_none=True)
 
-    torch.manual_seed(11)
-    cached = train_module.grad_cache_step(model, batch, cpu, autocast=False, chunk=3)
+        torch.manual_seed(11)
+        cached = train_module.grad_cache_step(model, batch, cpu, autocast=False, chunk=3)
     got = {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
     assert cached["loss"].item() == pytest.approx(plain["loss"].item(), rel=1e-5)
     assert set(got) == set(expected)

@@ -24,6 +24,8 @@ def test_an_option_left_at_its_default_does_not_change_existing_keys():
     default = TrainConfig()
     assert config_hash(default) == config_hash(TrainConfig(gather_negatives=True))
     assert config_hash(default) != config_hash(TrainConfig(gather_negatives=False))
+    assert config_hash(default) == config_hash(TrainConfig(fast_dropout=False))
+    assert config_hash(default) != config_hash(TrainConfig(fast_dropout=True))
 
 
 def test_a_run_trains_once_and_is_then_reused(tiny_base, tiny_data, tmp_path, monkeypatch):
