@@ -310,6 +310,9 @@ def bench_training(args, device: torch.device, peak: float) -> dict:
         }
     paired = [m["seconds"] / i["seconds"] for m, i in zip(steps["mote"], steps["ic"])]
     profiled = profile_step(models["mote"], optimizers["mote"], batches[0], configs["mote"], device, args.top_ops)
+    fast = "mote_fast_dropout"
+    profiled_fast = (profile_step(models[fast], optimizers[fast], batches[0], configs[fast], device, args.top_ops)
+                     if fast in models else None)
     masks.close()
     return {
         "batch_size": config.batch_size, "max_seq_length": config.max_seq_length, "embed_chunk": config.embed_chunk,
@@ -318,6 +321,7 @@ def bench_training(args, device: torch.device, peak: float) -> dict:
         "mote_over_ic_step_time": statistics.median(paired),
         "mote_over_ic_median_steps": per_variant["mote"]["median_step_s"] / per_variant["ic"]["median_step_s"],
         "mote_profile": profiled,
+        "mote_fast_dropout_profile": profiled_fast,
     }
 
 
@@ -545,8 +549,11 @@ def verdicts(result: dict) -> dict:
             shares = "/".join(f"{variants[f'{v}_fast_dropout']['share_of_fp32_peak']:.2f}" for v in VARIANTS)
             ratios = "/".join(f"{variants[f'{v}_fast_dropout']['median_step_s'] / variants[v]['median_step_s']:.2f}"
                               for v in VARIANTS)
+            prof = training["mote_fast_dropout_profile"]
+            ops = ", ".join(f"{o['op']} {100 * o['share']:.0f}%" for o in prof["top_ops"][:5])
             return (f"; with fast dropout (TrainConfig.fast_dropout, other masks: not the reference runs' setting) "
-                    f"EM/IC/MoTE reach {shares} of peak, step {ratios}x the default's")
+                    f"EM/IC/MoTE reach {shares} of peak, step {ratios}x the default's; its MoTE step: matrix products "
+                    f"{100 * prof['matmul_share']:.0f}% of self time, top ops: {ops}")
 
         verdict("training_share_of_fp32_peak", variants[worst]["share_of_fp32_peak"], training_reason,
                 {"worst_variant": worst, "per_variant": {v: round(variants[v]["share_of_fp32_peak"], 4) for v in variants},
@@ -632,6 +639,11 @@ def history_section(result: dict) -> str:
                          f"{v['share_of_fp32_peak']:.3f} | {100 * v['padding_share']:.0f}% | {split} s |")
         ops = ", ".join(f"{o['op']} {100 * o['share']:.0f}%" for o in training["mote_profile"]["top_ops"][:6])
         lines += ["", f"MoTE step profile: matrix products {100 * training['mote_profile']['matmul_share']:.0f}% of self time; top ops: {ops}."]
+        fast = training.get("mote_fast_dropout_profile")
+        if fast:
+            ops = ", ".join(f"{o['op']} {100 * o['share']:.0f}%" for o in fast["top_ops"][:6])
+            lines += ["", f"MoTE step profile with fast dropout: matrix products {100 * fast['matmul_share']:.0f}% of self time; "
+                      f"top ops: {ops}."]
     evaluation = result.get("evaluation")
     if evaluation:
         lines += ["", f"Evaluation ({evaluation['variant']}, {', '.join(evaluation['tasks'])}): {evaluation['evaluation_s']:.1f} s; "
