@@ -1,0 +1,330 @@
+"""What only a GPU can show, in one prepared call on a lent H100/H200 (issues 16 and 17).
+
+The lent machine reaches no model hub, takes at most 64 MiB of files per call (all-MiniLM-L6-v2's
+weights alone are 91 MB, the repository's tracked files 45 MB) and its image has no mteb (nor
+polars, which mteb needs, itself about 40 MB). So the real ``gpu-quick`` plan cannot run there; this
+script measures what sizes that plan and checks what only CUDA exercises:
+
+1. CUDA paths, on the tiny random BERT (MiniLM's tokenizer): a run interrupted and resumed with
+   ``deterministic=True`` ends with the weights of an uninterrupted one; GradCache, which replays
+   each chunk's dropout from saved CUDA RNG states, ends with the weights of plain training; bf16
+   autocast trains to finite weights.
+2. Throughput, with random weights of MiniLM's shapes (a step's time does not depend on the values):
+   bf16 and fp32 matrix-product peaks; EM, IC and MoTE training steps at the gpu-quick sizes in bf16
+   autocast (as the profile trains) and fp32; ``MoTEModel.encode`` tokens/s at the evaluation's
+   batch size (32, fp32, as ``mote_lib.evaluate`` runs) and at 256.
+3. The gpu-quick plan's projected time from those figures and the suite's routed token counts
+   (counted on CPU by ``--prepare``), against the 10-minute window it must fit.
+
+Prepare here (copies MiniLM's config and tokenizer without weights, counts the suite's tokens):
+    python bench/bench_gpu.py --prepare .gpu
+On the device, with ``.gpu`` carried (the ``device`` tool's ``carry``):
+    python bench/bench_gpu.py --run .gpu --output $OUT/bench_gpu.json
+``--quick`` shrinks every size (seconds on a CPU: ``--device cpu``) so the tests can run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_suite as suite  # noqa: E402
+
+from mote_lib.base_models import TINY_RANDOM_BERT_CONFIG  # noqa: E402
+from mote_lib.model import MoTEConfig, MoTEModel  # noqa: E402
+from mote_lib.profiles import get_profile  # noqa: E402
+from mote_lib.sampler import TaskAwareSampler  # noqa: E402
+from mote_lib.train import TrainConfig, TrainingData, make_optimizer, train  # noqa: E402
+
+VARIANTS = ("em", "ic", "mote")
+SAMPLE_TEXTS = 2048  # texts per variant whose encoding is timed on the device
+WINDOW_S = 600  # the gpu-quick plan must start and finish within 10 minutes
+# mteb's own time around the encode calls (data loading, scoring), measured on the 2-core CPU for the whole
+# suite (bench/results.json, 2026-12-03: 19.5 s outside model.encode); the device's CPU is taken to be no slower.
+OUTSIDE_ENCODE_S = 19.5
+SKIP_WEIGHTS = ("*.safetensors", "*.bin", "*.onnx", "*.h5", "onnx", "openvino", "*.msgpack", "*.ot")
+
+
+# ----------------------------------------------------------------------------- prepare (here, on CPU)
+
+
+def prepare(folder: Path, other_task: str = "classification") -> dict:
+    """Write ``folder/minilm-shape`` (MiniLM's config and tokenizer, no weights) and ``folder/suite.json``."""
+    from transformers import AutoTokenizer
+
+    from mote_lib.base_models import resolve_base_model
+    from mote_lib.mteb_tasks import offline_tasks
+
+    shape = folder / "minilm-shape"
+    shutil.rmtree(shape, ignore_errors=True)
+    shutil.copytree(resolve_base_model("minilm"), shape, ignore=shutil.ignore_patterns(*SKIP_WEIGHTS))
+    tokenizer = AutoTokenizer.from_pretrained(shape)
+    tasks = offline_tasks()
+    counts, samples = {}, {}
+    for variant in VARIANTS:
+        config = MoTEConfig(variant=variant)
+        routed = suite.unique_routed_texts(SimpleNamespace(config=config), tasks, other_task)
+        rows = [(route, text) for route, texts in routed.items() for text in texts]
+        counts[variant] = {route: {"texts": len(texts), "tokens": _tokens(tokenizer, texts, route, config)}
+                           for route, texts in routed.items()}
+        sample = random.Random(0).sample(rows, min(SAMPLE_TEXTS, len(rows)))
+        samples[variant] = [{"task": None if route == suite.ANY_TASK else route, "text": text} for route, text in sample]
+    record = {"max_seq_length": MoTEConfig().max_seq_length, "other_task": other_task, "counts": counts,
+              "samples": samples, "tasks": [t.metadata.name for t in tasks]}
+    (folder / "suite.json").write_text(json.dumps(record) + "\n")
+    return record
+
+
+def _tokens(tokenizer, texts: list[str], route: str, config: MoTEConfig) -> int:
+    prefix = config.instructions.get(route, "") if config.uses_instructions else ""
+    ids = tokenizer([prefix + t for t in texts], truncation=True, max_length=config.max_seq_length)["input_ids"]
+    return sum(len(i) for i in ids)
+
+
+# ----------------------------------------------------------------------------- run (on the device)
+
+
+def run(folder: Path, device: torch.device, quick: bool) -> dict:
+    started = time.perf_counter()
+    result = {"machine": machine(device), "quick": quick}
+    work = folder / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    tiny = random_base(folder / "minilm-shape", work / "tiny-random-bert", TINY_RANDOM_BERT_CONFIG)
+    result["cuda_paths"] = check_cuda_paths(tiny, work, device)
+    result["seconds"] = {"cuda_paths": round(time.perf_counter() - started, 1)}
+    torch.use_deterministic_algorithms(False)  # the checks turned it on; the timings use the default kernels
+    shaped = random_base(folder / "minilm-shape", work / "minilm-random", None)
+    result["peaks_tflops"] = peaks(device, 1024 if quick else 8192)
+    mark = time.perf_counter()
+    result["training"] = time_training(shaped, device, quick, result["peaks_tflops"])
+    result["seconds"]["training"] = round(time.perf_counter() - mark, 1)
+    suite_record = json.loads((folder / "suite.json").read_text())
+    mark = time.perf_counter()
+    result["encode"] = time_encode(shaped, device, suite_record, quick)
+    result["seconds"]["encode"] = round(time.perf_counter() - mark, 1)
+    result["projection"] = project(result, suite_record)
+    result["wall_s"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def machine(device: torch.device) -> dict:
+    import transformers
+
+    info = {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
+            "device": str(device), "cpu_cores": os.cpu_count(),
+            "mteb_importable": importlib.util.find_spec("mteb") is not None,
+            "tf32_matmul": torch.backends.cuda.matmul.allow_tf32}
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        info.update(gpu=props.name, gpu_memory_gib=round(props.total_memory / 2**30, 1),
+                    multiprocessors=props.multi_processor_count, cuda=torch.version.cuda)
+    return info
+
+
+def random_base(shape: Path, target: Path, overrides: dict | None) -> str:
+    """A base-model folder: MiniLM's tokenizer with random weights (MiniLM's shapes, or ``overrides``)."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    tokenizer = AutoTokenizer.from_pretrained(shape)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, **overrides) if overrides else BertConfig.from_pretrained(shape)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = BertModel(config)
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return str(target)
+
+
+def check_cuda_paths(tiny: str, work: Path, device: torch.device) -> dict:
+    """Resume identity (deterministic), GradCache against plain training, bf16 autocast: each with its numbers."""
+    base = dict(base_model=tiny, steps=6, batch_size=8, max_seq_length=32, checkpoint_every=1, keep_last=2, lr=1e-3,
+                warmup_ratio=0.3, max_examples_per_dataset=64, device=str(device), deterministic=True, bf16="off")
+    checks = {}
+
+    def weights(run: str) -> dict:
+        return MoTEModel.from_pretrained(work / run / "model").state_dict()
+
+    def attempt(name: str, check) -> None:
+        try:
+            checks[name] = check()
+        except Exception as err:  # a failed check is a result too: recorded, the others still run
+            checks[name] = {"passed": False, "error": f"{type(err).__name__}: {err}"}
+
+    def resume() -> dict:
+        config = TrainConfig(**base)
+        train(config, work / "straight", show_progress=False)
+        train(config, work / "resumed", show_progress=False, stop_after=3)
+        train(config, work / "resumed", resume=True, show_progress=False)
+        a, b = weights("straight"), weights("resumed")
+        differing = [k for k in a if not torch.equal(a[k], b[k])]
+        return {"passed": not differing, "tensors": len(a), "differing": differing[:5]}
+
+    def grad_cache() -> dict:
+        config = TrainConfig(**{**base, "steps": 3, "embed_chunk": 4})
+        train(config, work / "plain", show_progress=False)
+        train(replace(config, grad_cache=True), work / "cached", show_progress=False)
+        a, b = weights("plain"), weights("cached")
+        worst = max((a[k].float() - b[k].float()).abs().max().item() for k in a if a[k].is_floating_point())
+        return {"passed": worst <= 1e-4, "max_abs_difference": worst}
+
+    def bf16() -> dict:
+        config = TrainConfig(**{**base, "steps": 3, "bf16": "on", "deterministic": False})
+        summary = train(config, work / "bf16", show_progress=False)
+        finite = all(torch.isfinite(v).all().item() for v in weights("bf16").values() if v.is_floating_point())
+        return {"passed": finite and summary["bf16"], "final_loss": summary["final_loss"]}
+
+    for name, check in (("resume_identical_with_deterministic", resume), ("grad_cache_matches_plain", grad_cache),
+                        ("bf16_autocast_trains", bf16)):
+        attempt(name, check)
+    return checks
+
+
+def peaks(device: torch.device, size: int) -> dict:
+    out = {}
+    for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        a, b = torch.randn(size, size, device=device, dtype=dtype), torch.randn(size, size, device=device, dtype=dtype)
+        best = min(_timed(device, lambda: a @ b) for _ in range(5))
+        out[name] = 2 * size**3 / best / 1e12
+    return out
+
+
+def _timed(device: torch.device, fn) -> float:
+    fn()
+    suite._sync(device)
+    start = time.perf_counter()
+    fn()
+    suite._sync(device)
+    return time.perf_counter() - start
+
+
+def time_training(base: str, device: torch.device, quick: bool, peak: dict) -> dict:
+    """Median step of EM, IC and MoTE at the gpu-quick sizes, bf16 autocast and fp32, on the same batches."""
+    sizes = get_profile("gpu-quick").train
+    overrides = dict(batch_size=4, max_seq_length=32, embed_chunk=4) if quick else {}
+    warm, timed = (1, 1) if quick else (3, 10)
+    configs = {v: TrainConfig.from_profile("gpu-quick", variant=v, base_model=base, device=str(device), **overrides)
+               for v in VARIANTS}
+    config = configs["mote"]
+    data = TrainingData(config)
+    sampler = TaskAwareSampler(data.sizes, config.batch_size, seed=0)
+    batches = [data.batch(sampler.next_batch().examples, config) for _ in range(warm + timed)]
+    out = {"batch_size": config.batch_size, "max_seq_length": config.max_seq_length, "steps_timed": timed,
+           "profile_steps": sizes["steps"], "variants": {}}
+    for variant in VARIANTS:
+        for autocast in (True, False):
+            torch.manual_seed(0)
+            model = MoTEModel.from_base(configs[variant].model_config()).to(device).train()
+            optimizer = make_optimizer(model, configs[variant])
+            steps = [suite.train_step(model, optimizer, b, configs[variant], device, autocast) for b in batches]
+            median = statistics.median(s["seconds"] for s in steps[warm:])
+            flops = statistics.median(suite.step_flops(model, b, configs[variant])["useful"] for b in batches[warm:])
+            tokens = statistics.median(s["tokens"] for s in steps[warm:])
+            peak_tflops = peak["bf16" if autocast else "fp32"]
+            out["variants"][f"{variant}_{'bf16' if autocast else 'fp32'}"] = {
+                "median_step_s": round(median, 4), "tokens_per_s": round(tokens / median),
+                "useful_tflops": round(flops / median / 1e12, 2),
+                "share_of_peak": round(flops / median / 1e12 / peak_tflops, 3), "peak": "bf16" if autocast else "fp32",
+                "losses": [round(s["loss"], 3) for s in steps]}
+            del model, optimizer
+    v = out["variants"]
+    out["mote_over_ic_step_time_bf16"] = round(v["mote_bf16"]["median_step_s"] / v["ic_bf16"]["median_step_s"], 3)
+    out["bf16_over_fp32_step_time_mote"] = round(v["mote_bf16"]["median_step_s"] / v["mote_fp32"]["median_step_s"], 3)
+    return out
+
+
+def time_encode(base: str, device: torch.device, suite_record: dict, quick: bool) -> dict:
+    """Tokens/s of ``MoTEModel.encode`` on each variant's sample of the suite's routed texts."""
+    out = {}
+    for variant in VARIANTS:
+        model = MoTEModel.from_base(MoTEConfig(variant=variant, base_model=base)).to(device).eval()
+        sample = suite_record["samples"][variant][: 64 if quick else None]
+        by_task: dict = {}
+        for row in sample:
+            by_task.setdefault(row["task"], []).append(row["text"])
+        tokens = sum(_tokens(model.tokenizer, texts, task or "", model.config) for task, texts in by_task.items())
+        for batch_size in (32, 256):
+            def encode():
+                for task, texts in by_task.items():
+                    model.encode(texts, task=task, batch_size=batch_size, device=device, on_truncation="ignore",
+                                 allow_empty=True)
+            encode()  # warm-up
+            seconds = _timed(device, encode)
+            out[f"{variant}_batch{batch_size}"] = {"texts": len(sample), "tokens": tokens, "seconds": round(seconds, 3),
+                                                   "tokens_per_s": round(tokens / seconds)}
+        del model
+    return out
+
+
+def project(result: dict, suite_record: dict) -> dict:
+    """The gpu-quick plan's time: base + 3 seeds x (EM, IC, MoTE), training, evaluation and route ablation."""
+    seeds = len(get_profile("gpu-quick").seeds)
+    steps = result["training"]["profile_steps"]
+    per_entry, total = {}, 0.0
+    evaluation = {}
+    for variant in VARIANTS:
+        counts = suite_record["counts"][variant]
+        rate = result["encode"][f"{variant}_batch32"]["tokens_per_s"]
+        suite_tokens = sum(c["tokens"] for c in counts.values())
+        retrieval_tokens = sum(c["tokens"] for route, c in counts.items() if route.startswith("search_"))
+        evaluation[variant] = suite_tokens / rate + OUTSIDE_ENCODE_S
+        training = steps * result["training"]["variants"][f"{variant}_bf16"]["median_step_s"]
+        # The route ablation re-scores retrieval with the wrong expert and with none: twice its tokens.
+        ablation = 2 * retrieval_tokens / rate if variant == "mote" else 0.0
+        per_entry[variant] = {"training_s": round(training, 1), "evaluation_s": round(evaluation[variant], 1),
+                              "route_ablation_s": round(ablation, 1), "suite_tokens": suite_tokens}
+        total += seeds * (training + evaluation[variant] + ablation)
+    total += evaluation["em"]  # the untrained base, scored as EM
+    return {"per_entry": per_entry, "seeds": seeds, "entries": 1 + seeds * len(VARIANTS), "total_s": round(total, 1),
+            "window_s": WINDOW_S, "fits": total <= WINDOW_S,
+            "left_out": "model loading, mteb's start-up, the expert-movement and inter-task-cosine analyses (seconds each)",
+            "outside_encode_s_per_evaluation": OUTSIDE_ENCODE_S}
+
+
+def parse_args(argv: list[str] | None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--prepare", type=Path, help="write MiniLM's shape and the suite's counts into this folder (here)")
+    action.add_argument("--run", type=Path, help="run the checks and timings from this prepared folder (the device)")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--quick", action="store_true", help="every size shrunk: seconds on a CPU (the tests)")
+    parser.add_argument("--output", type=Path, help="the JSON of the run (default: printed only)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    if args.prepare:
+        args.prepare.mkdir(parents=True, exist_ok=True)
+        record = prepare(args.prepare)
+        print(f"prepared {args.prepare}: MiniLM's shape without weights; suite counts "
+              + ", ".join(f"{v} {sum(c['tokens'] for c in record['counts'][v].values())} tokens" for v in VARIANTS))
+        return record
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("bench_gpu.py: no CUDA device; run it on the lent GPU machine, or pass --device cpu --quick")
+    result = run(args.run, device, args.quick)
+    text = json.dumps(result, indent=1) + "\n"
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+    print(text)
+    return result
+
+
+if __name__ == "__main__":
+    main()
