@@ -198,16 +198,17 @@ def peaks(device: torch.device, size: int) -> dict:
     out = {}
     for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
         a, b = torch.randn(size, size, device=device, dtype=dtype), torch.randn(size, size, device=device, dtype=dtype)
-        best = min(_timed(device, lambda: a @ b) for _ in range(5))
+        best = min(_timed(device, torch.matmul, a, b) for _ in range(5))
         out[name] = 2 * size**3 / best / 1e12
     return out
 
 
-def _timed(device: torch.device, fn) -> float:
-    fn()
+def _timed(device: torch.device, fn, *args) -> float:
+    """Seconds of one ``fn(*args)`` after a warm-up call, the device synchronised around it."""
+    fn(*args)
     suite._sync(device)
     start = time.perf_counter()
-    fn()
+    fn(*args)
     suite._sync(device)
     return time.perf_counter() - start
 
@@ -258,16 +259,16 @@ def time_encode(base: str, device: torch.device, suite_record: dict, quick: bool
             by_task.setdefault(row["task"], []).append(row["text"])
         tokens = sum(_tokens(model.tokenizer, texts, task or "", model.config) for task, texts in by_task.items())
         for batch_size in (32, 256):
-            def encode():
-                for task, texts in by_task.items():
-                    model.encode(texts, task=task, batch_size=batch_size, device=device, on_truncation="ignore",
-                                 allow_empty=True)
-            encode()  # warm-up
-            seconds = _timed(device, encode)
+            seconds = _timed(device, _encode_all, model, by_task, batch_size, device)
             out[f"{variant}_batch{batch_size}"] = {"texts": len(sample), "tokens": tokens, "seconds": round(seconds, 3),
                                                    "tokens_per_s": round(tokens / seconds)}
         del model
     return out
+
+
+def _encode_all(model: MoTEModel, by_task: dict, batch_size: int, device: torch.device) -> None:
+    for task, texts in by_task.items():
+        model.encode(texts, task=task, batch_size=batch_size, device=device, on_truncation="ignore", allow_empty=True)
 
 
 def project(result: dict, suite_record: dict) -> dict:
