@@ -98,14 +98,14 @@ def _tokens(tokenizer, texts: list[str], route: str, config: MoTEConfig) -> int:
 # ----------------------------------------------------------------------------- run (on the device)
 
 
-def run(folder: Path, device: torch.device, quick: bool) -> dict:
+def run(folder: Path, device: torch.device, quick: bool, checks: bool = True) -> dict:
     started = time.perf_counter()
     result = {"machine": machine(device), "quick": quick}
     work = folder / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     tiny = random_base(folder / "minilm-shape", work / "tiny-random-bert", TINY_RANDOM_BERT_CONFIG)
-    result["cuda_paths"] = check_cuda_paths(tiny, work, device)
+    result["cuda_paths"] = check_cuda_paths(tiny, work, device) if checks else "skipped (--skip-checks)"
     result["seconds"] = {"cuda_paths": round(time.perf_counter() - started, 1)}
     torch.use_deterministic_algorithms(False)  # the checks turned it on; the timings use the default kernels
     shaped = random_base(folder / "minilm-shape", work / "minilm-random", None)
@@ -214,38 +214,61 @@ def _timed(device: torch.device, fn, *args) -> float:
 
 
 def time_training(base: str, device: torch.device, quick: bool, peak: dict) -> dict:
-    """Median step of EM, IC and MoTE at the gpu-quick sizes, bf16 autocast and fp32, on the same batches."""
+    """Median step of EM, IC and MoTE at the gpu-quick sizes, bf16 autocast and fp32, on the same batches.
+
+    Every model first takes one step on every batch (kernels for each sequence length chosen and
+    cached), then the timed steps go round the models in turn, so that neither warm-up nor drift
+    favours the model measured last.
+    """
     sizes = get_profile("gpu-quick").train
     overrides = dict(batch_size=4, max_seq_length=32, embed_chunk=4) if quick else {}
-    warm, timed = (1, 1) if quick else (3, 10)
+    timed = 1 if quick else 10
     configs = {v: TrainConfig.from_profile("gpu-quick", variant=v, base_model=base, device=str(device), **overrides)
                for v in VARIANTS}
     config = configs["mote"]
     data = TrainingData(config)
     sampler = TaskAwareSampler(data.sizes, config.batch_size, seed=0)
-    batches = [data.batch(sampler.next_batch().examples, config) for _ in range(warm + timed)]
+    batches = [data.batch(sampler.next_batch().examples, config) for _ in range(timed)]
+    setups = {f"{v}_{'bf16' if autocast else 'fp32'}": (v, autocast) for v in VARIANTS for autocast in (True, False)}
+    models, optimizers = {}, {}
+    for name, (variant, autocast) in setups.items():
+        torch.manual_seed(0)
+        models[name] = MoTEModel.from_base(configs[variant].model_config()).to(device).train()
+        optimizers[name] = make_optimizer(models[name], configs[variant])
+        for batch in batches:  # warm-up: every shape once
+            suite.train_step(models[name], optimizers[name], batch, configs[variant], device, autocast)
+    steps = {name: [] for name in setups}
+    for batch in batches:
+        for name, (variant, autocast) in setups.items():
+            steps[name].append(suite.train_step(models[name], optimizers[name], batch, configs[variant], device, autocast))
     out = {"batch_size": config.batch_size, "max_seq_length": config.max_seq_length, "steps_timed": timed,
            "profile_steps": sizes["steps"], "variants": {}}
-    for variant in VARIANTS:
-        for autocast in (True, False):
-            torch.manual_seed(0)
-            model = MoTEModel.from_base(configs[variant].model_config()).to(device).train()
-            optimizer = make_optimizer(model, configs[variant])
-            steps = [suite.train_step(model, optimizer, b, configs[variant], device, autocast) for b in batches]
-            median = statistics.median(s["seconds"] for s in steps[warm:])
-            flops = statistics.median(suite.step_flops(model, b, configs[variant])["useful"] for b in batches[warm:])
-            tokens = statistics.median(s["tokens"] for s in steps[warm:])
-            peak_tflops = peak["bf16" if autocast else "fp32"]
-            out["variants"][f"{variant}_{'bf16' if autocast else 'fp32'}"] = {
-                "median_step_s": round(median, 4), "tokens_per_s": round(tokens / median),
-                "useful_tflops": round(flops / median / 1e12, 2),
-                "share_of_peak": round(flops / median / 1e12 / peak_tflops, 3), "peak": "bf16" if autocast else "fp32",
-                "losses": [round(s["loss"], 3) for s in steps]}
-            del model, optimizer
+    for name, (variant, autocast) in setups.items():
+        median = statistics.median(s["seconds"] for s in steps[name])
+        flops = statistics.median(suite.step_flops(models[name], b, configs[variant])["useful"] for b in batches)
+        tokens = statistics.median(s["tokens"] for s in steps[name])
+        precision = "bf16" if autocast else "fp32"
+        out["variants"][name] = {
+            "median_step_s": round(median, 4), "tokens_per_s": round(tokens / median),
+            "useful_tflops": round(flops / median / 1e12, 2), "share_of_peak": round(flops / median / 1e12 / peak[precision], 4),
+            "peak": precision, "losses": [round(s["loss"], 3) for s in steps[name]]}
+    if device.type == "cuda":
+        out["mote_bf16_gpu_busy"] = gpu_busy(models["mote_bf16"], optimizers["mote_bf16"], batches[0], configs["mote"], device)
     v = out["variants"]
     out["mote_over_ic_step_time_bf16"] = round(v["mote_bf16"]["median_step_s"] / v["ic_bf16"]["median_step_s"], 3)
     out["bf16_over_fp32_step_time_mote"] = round(v["mote_bf16"]["median_step_s"] / v["mote_fp32"]["median_step_s"], 3)
     return out
+
+
+def gpu_busy(model, optimizer, batch, config, device) -> dict:
+    """One step under torch.profiler: the GPU's kernel time against the step's wall time (launch-bound or not)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        step = suite.train_step(model, optimizer, batch, config, device, True)
+    kernels = sum(getattr(e, "self_device_time_total", 0) for e in prof.key_averages()) / 1e6
+    return {"step_s": round(step["seconds"], 4), "gpu_kernel_s": round(kernels, 4),
+            "gpu_busy_share": round(kernels / step["seconds"], 3)}
 
 
 def time_encode(base: str, device: torch.device, suite_record: dict, quick: bool) -> dict:
@@ -303,6 +326,7 @@ def parse_args(argv: list[str] | None):
     action.add_argument("--run", type=Path, help="run the checks and timings from this prepared folder (the device)")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--quick", action="store_true", help="every size shrunk: seconds on a CPU (the tests)")
+    parser.add_argument("--skip-checks", action="store_true", help="timings only (the CUDA paths' checks left out)")
     parser.add_argument("--output", type=Path, help="the JSON of the run (default: printed only)")
     return parser.parse_args(argv)
 
@@ -318,7 +342,7 @@ def main(argv: list[str] | None = None) -> dict:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("bench_gpu.py: no CUDA device; run it on the lent GPU machine, or pass --device cpu --quick")
-    result = run(args.run, device, args.quick)
+    result = run(args.run, device, args.quick, checks=not args.skip_checks)
     text = json.dumps(result, indent=1) + "\n"
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
