@@ -338,7 +338,7 @@ def directional_verdict(est: Estimate, paper_effect: float, max_seeds: int = MAX
                          "(use equivalence_verdict for a claim of no difference)")
     if not est.seed_variance_estimated:
         return Verdict(INCONCLUSIVE, f"{est.n_seeds} seed: no seed-to-seed variance", None)
-    interval = _interval_text(est.ci_low, est.ci_high, est.confidence)
+    interval = interval_text(est.ci_low, est.ci_high, est.confidence)
     direction = math.copysign(1.0, paper_effect)
     near, far = sorted((direction * est.ci_low, direction * est.ci_high))  # bounds on the paper's side
     if near > 0:
@@ -410,8 +410,8 @@ def equivalence_verdict(est: Estimate, margin: float = 1.0) -> Verdict:
     seeded = est.se_seed**2 if est.seed_variance_estimated else 0.0
     half = float(_half_width(np.float64(seeded), np.float64(est.se_query**2), est.n_seeds - 1, est.df_query, 1 - alpha))
     low, high = est.effect - half, est.effect + half
-    narrow = _interval_text(low, high, 1 - 2 * alpha)
-    wide = _interval_text(est.ci_low, est.ci_high, est.confidence)
+    narrow = interval_text(low, high, 1 - 2 * alpha)
+    wide = interval_text(est.ci_low, est.ci_high, est.confidence)
     if -margin < low and high < margin:
         return Verdict(SUPPORTED, f"{narrow} lies within ±{margin:.2f} (TOST at {alpha:.0%})")
     if est.ci_low > margin or est.ci_high < -margin:
@@ -424,7 +424,7 @@ def _number(value: float) -> str:
     return f"{value:+.2f}" if value == 0 or abs(value) >= 0.005 else f"{value:+.2g}"
 
 
-def _interval_text(low: float, high: float, confidence: float) -> str:
+def interval_text(low: float, high: float, confidence: float) -> str:
     return f"{confidence:.0%} CI [{_number(low)}, {_number(high)}]"
 
 
