@@ -138,3 +138,37 @@ def test_a_partial_run_keeps_the_kinds_earlier_verdicts_of_the_parts_it_left_out
     assert kept["training_share_of_fp32_peak"]["commit"] == "abc"  # the earlier run's, with its own commit
     assert kept["training_share_of_fp32_peak"]["status"] == "met"
     assert kept["evaluation_over_floor"]["commit"] == "def" and kept["evaluation_over_floor"]["status"].startswith("not met")
+
+
+# ----------------------------------------------------------------------------- bench_gpu.py (one prepared GPU call)
+
+
+def test_the_gpu_report_rebuilds_from_the_committed_device_runs_and_sizes_the_gpu_quick_profile(tmp_path):
+    import shutil
+
+    from mote_lib.profiles import PROFILES
+
+    gpu = _load("bench_gpu")
+    stored = Path(__file__).resolve().parents[1] / "results" / "gpu-quick"
+    for path in stored.glob("*.json"):
+        shutil.copy(path, tmp_path / path.name)
+    text = gpu.report(tmp_path).read_text()
+    assert text == (stored / "README.md").read_text(), "results/gpu-quick/README.md is stale: python bench/bench_gpu.py --report results/gpu-quick"
+    assert "| resume identical with deterministic | yes |" in text and "H200" in text
+    timed = json.loads((stored / "bench_gpu_timings.json").read_text())
+    fit = gpu.project(timed, json.loads((stored / "suite_counts.json").read_text()))
+    assert PROFILES["gpu-quick"].train["steps"] == fit["steps_that_fit"]  # the profile is what the measurement fits
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SystemExit, match="no bench_gpu.*json in"):
+        gpu.report(empty)
+
+
+@pytest.mark.slow
+def test_the_gpu_run_goes_through_on_a_cpu_at_tiny_sizes(tmp_path):
+    gpu = _load("bench_gpu")
+    gpu.prepare(tmp_path)
+    result = gpu.main(["--run", str(tmp_path), "--device", "cpu", "--quick", "--output", str(tmp_path / "bench_gpu.json")])
+    assert all(check["passed"] for check in result["cuda_paths"].values()), result["cuda_paths"]
+    assert set(result["training"]["variants"]) == {f"{v}_{p}" for v in ("em", "ic", "mote") for p in ("bf16", "fp32")}
+    assert result["projection"]["entries"] == 10 and result["projection"]["total_s"] > 0
