@@ -264,7 +264,7 @@ def bench_training(args, device: torch.device, peak: float) -> dict:
         configs[f"mote_chunk{chunk}"] = replace(configs["mote"], embed_chunk=chunk)
         setups[f"mote_chunk{chunk}"] = (f"mote_chunk{chunk}", False)
     if args.fast_dropout:  # information only: other dropout masks (other numerics), not the reference runs' setting
-        for variant in VARIANTS:
+        for variant in (*VARIANTS, *(f"mote_chunk{chunk}" for chunk in args.embed_chunks or [])):
             configs[f"{variant}_fast_dropout"] = replace(configs[variant], fast_dropout=True)
             setups[f"{variant}_fast_dropout"] = (f"{variant}_fast_dropout", False)
     config = configs["mote"]
@@ -537,7 +537,7 @@ def verdicts(result: dict) -> dict:
                     f"{100 * prof['matmul_share']:.0f}% of self time; top ops: {ops}" + chunk_note())
 
         def chunk_note() -> str:  # the measured effect of less padding (other numerics: not the reference's setting)
-            chunks = sorted(name for name in variants if name.startswith("mote_chunk"))
+            chunks = sorted(name for name in variants if name.startswith("mote_chunk") and not name.endswith("_fast_dropout"))
             return "".join(f"; MoTE with {name.removeprefix('mote_chunk')} texts per forward pass (default "
                            f"{training['embed_chunk']}): {variants[name]['share_of_fp32_peak']:.2f} of peak, "
                            f"{100 * variants[name]['padding_share']:.0f}% padding, step "
@@ -551,9 +551,13 @@ def verdicts(result: dict) -> dict:
                               for v in VARIANTS)
             prof = training["mote_fast_dropout_profile"]
             ops = ", ".join(f"{o['op']} {100 * o['share']:.0f}%" for o in prof["top_ops"][:5])
+            both = "".join(f"; with fast dropout and {name.removeprefix('mote_chunk').removesuffix('_fast_dropout')} texts per "
+                           f"forward pass MoTE reaches {variants[name]['share_of_fp32_peak']:.2f} of peak "
+                           f"({100 * variants[name]['padding_share']:.0f}% padding)"
+                           for name in sorted(variants) if name.startswith("mote_chunk") and name.endswith("_fast_dropout"))
             return (f"; with fast dropout (TrainConfig.fast_dropout, other masks: not the reference runs' setting) "
                     f"EM/IC/MoTE reach {shares} of peak, step {ratios}x the default's; its MoTE step: matrix products "
-                    f"{100 * prof['matmul_share']:.0f}% of self time, top ops: {ops}")
+                    f"{100 * prof['matmul_share']:.0f}% of self time, top ops: {ops}" + both)
 
         verdict("training_share_of_fp32_peak", variants[worst]["share_of_fp32_peak"], training_reason,
                 {"worst_variant": worst, "per_variant": {v: round(variants[v]["share_of_fp32_peak"], 4) for v in variants},
@@ -823,7 +827,7 @@ def print_training(t: dict) -> None:
           f"(tasks {', '.join(t['batch_tasks'])}), fp32 unless named")
     for name, v in t["variants"].items():
         split = "/".join(f"{v['split_s'][p]:.2f}" for p in ("forward", "backward", "optimizer"))
-        print(f"  {name:17s} median step {v['median_step_s']:6.2f} s (fwd/bwd/opt {split})  {v['tokens_per_s']:7.0f} tokens/s  "
+        print(f"  {name:24s} median step {v['median_step_s']:6.2f} s (fwd/bwd/opt {split})  {v['tokens_per_s']:7.0f} tokens/s  "
               f"{v['useful_gflops']:6.1f} GFLOP/s useful ({v['share_of_fp32_peak']:.3f} of the start peak), "
               f"{v['computed_gflops']:6.1f} computed; padding {100 * v['padding_share']:.0f}%")
     print(f"  step time MoTE / IC: {t['mote_over_ic_step_time']:.3f} (median of paired steps; "
