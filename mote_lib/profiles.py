@@ -11,7 +11,7 @@ how large the analyses are. The trainer's ``--profile``, the experiment harness
     cpu        0        64 steps of 8 x 64 tokens       32 records per task (+160 docs)  the notebooks in an hour on 2 cores
     reference  0, 1, 2  180 steps of 32 x 128, fp32     the whole offline suite          the experiment of record (hours, CPU)
     pilot      0, 1     60 steps of 32 x 128, fp32      the whole offline suite          the reference's short arm
-    gpu-quick  0, 1, 2  130 steps of 128 x 128, bf16    the whole offline suite          10 minutes on one H100/H200
+    gpu-quick  0, 1, 2  60 steps of 128 x 128, bf16     the whole offline suite          10 minutes on one H100/H200
     gpu        0, 1, 2  3,000 steps of 512 x 256, bf16  the whole offline suite (+MTEB)  a CUDA machine
 
 Example:
@@ -99,10 +99,10 @@ PROFILES: dict[str, Profile] = {
         train=dict(steps=60, batch_size=32, max_seq_length=128, checkpoint_every=20, bf16="off"),
         seeds=(0, 1), capacity_layers=(), analysis_texts=256, probe_texts=16, probe_directions=4, power_iterations=10),
     # A reduced plan that starts and finishes within 10 minutes on one H100/H200 (when one is lent): its steps
-    # are what fits by the timings measured on an H200 (results/gpu-quick/README.md, bench/bench_gpu.py).
+    # are what fits by the timings of the slower of the H200 machines measured (results/gpu-quick/README.md, bench/bench_gpu.py).
     "gpu-quick": Profile(
         "gpu-quick",
-        train=dict(steps=130, batch_size=128, max_seq_length=128, checkpoint_every=65, bf16="auto", embed_chunk=128),
+        train=dict(steps=60, batch_size=128, max_seq_length=128, checkpoint_every=30, bf16="auto", embed_chunk=128),
         seeds=(0, 1, 2), capacity_layers=(), analysis_texts=256, probe_texts=16),
     # Paper-scale batches for a CUDA machine.
     "gpu": Profile(
