@@ -16,10 +16,15 @@ script measures what sizes that plan and checks what only CUDA exercises:
 3. The gpu-quick plan's projected time from those figures and the suite's routed token counts
    (counted on CPU by ``--prepare``), against the 10-minute window it must fit.
 
-Prepare here (copies MiniLM's config and tokenizer without weights, counts the suite's tokens):
-    python bench/bench_gpu.py --prepare .gpu
+Prepare here (copies MiniLM's config and tokenizer without weights, counts the suite's tokens, and
+downloads the wheels the device's Python 3.12 image lacks: ``datasets`` and what it needs):
+    python bench/bench_gpu.py --prepare .gpu          # .gpu/ ignored by git (.git/info/exclude)
 On the device, with ``.gpu`` carried (the ``device`` tool's ``carry``):
-    python bench/bench_gpu.py --run .gpu --output $OUT/bench_gpu.json
+    python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu/whl/*.whl
+    PYTHONPATH=/tmp/site:$PWD python3 bench/bench_gpu.py --run .gpu --output $OUT/bench_gpu.json
+    (a later call: --skip-checks --output $OUT/bench_gpu_timings.json)
+Here again, with the JSON copied into results/gpu-quick/:
+    python bench/bench_gpu.py --report results/gpu-quick
 ``--quick`` shrinks every size (seconds on a CPU: ``--device cpu``) so the tests can run it.
 """
 
@@ -60,14 +65,25 @@ OUTSIDE_ENCODE_S = 19.5
 # the small analyses (expert movement, inter-task cosines); and a safety margin on the window.
 OVERHEAD_PER_ENTRY_S = 10.0
 MARGIN = 0.9
+# The wheels the device's image (Python 3.12) lacks, at the versions this project pins.
+DEVICE_WHEELS = ("datasets==5.2.0", "dill==0.4.1", "multiprocess==0.70.19")
 SKIP_WEIGHTS = ("*.safetensors", "*.bin", "*.onnx", "*.h5", "onnx", "openvino", "*.msgpack", "*.ot")
 
 
 # ----------------------------------------------------------------------------- prepare (here, on CPU)
 
 
-def prepare(folder: Path, other_task: str = "classification") -> dict:
-    """Write ``folder/minilm-shape`` (MiniLM's config and tokenizer, no weights) and ``folder/suite.json``."""
+def prepare(folder: Path, other_task: str = "classification", wheels: bool = False) -> dict:
+    """Write ``folder/minilm-shape`` (MiniLM's config and tokenizer, no weights) and ``folder/suite.json``.
+
+    ``wheels``: also download ``DEVICE_WHEELS`` for the device's Python 3.12 into ``folder/whl`` (the network).
+    """
+    if wheels:
+        import subprocess
+
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                        "--python-version", "3.12", "--implementation", "cp", "--platform", "manylinux_2_28_x86_64",
+                        "--platform", "manylinux_2_17_x86_64", "-d", str(folder / "whl"), *DEVICE_WHEELS], check=True)
     from transformers import AutoTokenizer
 
     from mote_lib.base_models import resolve_base_model
@@ -455,7 +471,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     if args.prepare:
         args.prepare.mkdir(parents=True, exist_ok=True)
-        record = prepare(args.prepare)
+        record = prepare(args.prepare, wheels=True)
         print(f"prepared {args.prepare}: MiniLM's shape without weights; suite counts "
               + ", ".join(f"{v} {sum(c['tokens'] for c in record['counts'][v].values())} tokens" for v in VARIANTS))
         return record
