@@ -5,8 +5,8 @@ training step of 32 x 128 tokens with 2 threads it takes about 14% of the step, 
 attention probabilities (batch x heads x length x length per layer). Here each 64-bit random word
 gives four 16-bit draws, so a mask costs a quarter of the generator calls; an element is kept when
 its draw is at or above ``round(p * 65536)`` of the 65,536 levels, which makes the drop rate
-``round(p * 65536) / 65536`` (0.1000061 for p = 0.1). Kept elements are scaled by ``1 / (1 - p)``,
-as torch's dropout does.
+``round(p * 65536) / 65536`` (0.1000061 for p = 0.1). Kept elements are scaled by one over the
+share kept, as torch's dropout does.
 
 The masks differ from torch's (other random numbers), so a run trained with fast dropout is another
 run: it gets its own cache key, and the reference profile keeps torch's dropout. The draws come from
@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -32,6 +33,7 @@ from torch import nn
 
 LEVELS = 1 << 16  # the resolution of one draw
 ATTENTION = "mote_fast_dropout"  # the attention implementation registered with transformers
+FAST = "_mote_fast_dropout"  # marks a patched module's forward
 
 
 def keep_mask(shape: tuple[int, ...], p: float, device: torch.device) -> torch.Tensor:
@@ -44,13 +46,20 @@ def keep_mask(shape: tuple[int, ...], p: float, device: torch.device) -> torch.T
 
 
 def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
-    """``torch.nn.functional.dropout`` with masks from ``keep_mask``."""
+    """``torch.nn.functional.dropout`` with masks from ``keep_mask``.
+
+    Kept elements are scaled by ``1 / (1 - rate)`` with the rate the mask really drops at, a Python
+    number, so that under bf16 autocast the scale is not itself rounded to bf16; autograd keeps
+    the boolean mask only.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return x
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-    scale = torch.where(keep_mask(tuple(x.shape), p, x.device), 1.0 / (1.0 - p), 0.0)
-    return x * scale.to(x.dtype)
+    if p == 1.0:
+        return x * 0.0
+    rate = round(p * LEVELS) / LEVELS
+    return x.masked_fill(~keep_mask(tuple(x.shape), p, x.device), 0.0) * (1.0 / (1.0 - rate))
 
 
 def attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
@@ -64,6 +73,10 @@ def attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: 
     length, heads, head size), as transformers expects.
     """
     dropout_p = kwargs.pop("dropout", dropout_p)  # transformers passes it as ``dropout``
+    if dropout_p > 0.0 and (kwargs.get("is_causal") or getattr(module, "is_causal", False)
+                            or key.shape[1] != query.shape[1]):
+        raise NotImplementedError("fast dropout's attention is bidirectional with one key/value head per query "
+                                  "head (BERT-family encoders); train this model without fast_dropout")
     if dropout_p == 0.0:
         from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
@@ -105,7 +118,12 @@ def fast_dropout(model: nn.Module) -> Iterator[nn.Module]:
         >>> tuple(embeddings.shape), model.backbone_config._attn_implementation
         ((2, 32), 'sdpa')
     """
-    patched = [m for m in model.modules() if isinstance(m, nn.Dropout) and m.p > 0.0]
+    if any(p.is_cuda for p in model.parameters()):
+        warnings.warn("fast_dropout is for training on CPU: on CUDA torch's dropout is already parallel, and "
+                      "fast dropout's attention gives up SDPA's fused kernels", stacklevel=3)
+    # Modules and configs a block around this one already switched are left to it (nesting is harmless).
+    patched = {m: vars(m).get("forward") for m in model.modules()
+               if isinstance(m, nn.Dropout) and m.p > 0.0 and not hasattr(vars(m).get("forward"), FAST)}
     configs = [c for c in _backbone_configs(model) if c._attn_implementation == "sdpa"]
     if configs:
         _register_attention()
@@ -116,8 +134,11 @@ def fast_dropout(model: nn.Module) -> Iterator[nn.Module]:
             config._attn_implementation = ATTENTION
         yield model
     finally:
-        for module in patched:
-            del module.forward
+        for module, before in patched.items():
+            if before is None:
+                vars(module).pop("forward", None)
+            else:
+                module.forward = before
         for config in configs:
             config._attn_implementation = "sdpa"
 
@@ -125,6 +146,7 @@ def fast_dropout(model: nn.Module) -> Iterator[nn.Module]:
 def _dropout_forward(module: nn.Dropout):
     def forward(x: torch.Tensor) -> torch.Tensor:
         return dropout(x, module.p, module.training)
+    setattr(forward, FAST, True)
     return forward
 
 

@@ -33,10 +33,34 @@ def test_dropout_zeroes_some_and_scales_the_rest_as_torch_does():
     y = dropout(x, 0.2)
     dropped = y == 0
     assert 0.15 < dropped.float().mean().item() < 0.25
-    torch.testing.assert_close(y[~dropped], x[~dropped] / 0.8)
+    kept_share = 1 - round(0.2 * 65536) / 65536  # the rate the mask really drops at
+    torch.testing.assert_close(y[~dropped], x[~dropped] / kept_share)
     assert dropout(x, 0.2, training=False) is x and dropout(x, 0.0) is x
-    with pytest.raises(ValueError, match=r"dropout probability must be in \[0, 1\), got 1.0"):
-        dropout(x, 1.0)
+    assert torch.equal(dropout(x, 1.0), torch.zeros_like(x))  # as torch's
+    with pytest.raises(ValueError, match=r"dropout probability must be in \[0, 1\], got 1.5"):
+        dropout(x, 1.5)
+
+
+def test_under_bf16_the_scale_is_applied_in_float_and_rounded_once():
+    x = (torch.rand(100, 100) + 0.5).to(torch.bfloat16)
+    torch.manual_seed(0)
+    y = dropout(x, 0.1)
+    kept = y != 0
+    scale = 1 / (1 - round(0.1 * 65536) / 65536)
+    assert y.dtype == torch.bfloat16
+    assert torch.equal(y[kept], (x[kept].float() * scale).to(torch.bfloat16))
+
+
+def test_causal_or_grouped_attention_is_refused_rather_than_computed_wrong():
+    query = key = value = torch.randn(1, 2, 3, 4)
+    causal = torch.nn.Module()
+    causal.is_causal = True
+    with pytest.raises(NotImplementedError, match="bidirectional"):
+        fd.attention(causal, query, key, value, None, dropout=0.1)
+    encoder = torch.nn.Module()
+    encoder.is_causal = False
+    with pytest.raises(NotImplementedError, match="one key/value head per query head"):
+        fd.attention(encoder, query, key[:, :1], value[:, :1], None, dropout=0.1)
 
 
 def test_the_attention_is_sdpa_with_dropout_on_the_probabilities(monkeypatch):
@@ -91,6 +115,18 @@ def test_the_block_restores_the_model_when_the_step_fails(make_tiny_model):
     model = make_tiny_model("mote").train()
     with pytest.raises(RuntimeError, match="boom"), fast_dropout(model):
         raise RuntimeError("boom")
+    assert model.backbone_config._attn_implementation == "sdpa"
+    assert not any("forward" in vars(m) for m in model.modules())
+
+
+def test_nested_blocks_leave_the_outer_one_working_and_restore_once(make_tiny_model):
+    model = make_tiny_model("mote").train()
+    batch = model.tokenize(["a short text", "another text", "x"], ["search_query"] * 3)
+    with fast_dropout(model):
+        with fast_dropout(model):
+            inner = _embed(model, batch, 0)
+        assert torch.equal(_embed(model, batch, 0), inner)  # still fast dropout after the inner block
+        assert model.backbone_config._attn_implementation == fd.ATTENTION
     assert model.backbone_config._attn_implementation == "sdpa"
     assert not any("forward" in vars(m) for m in model.modules())
 
