@@ -272,7 +272,8 @@ def bench_training(args, device: torch.device, peak: float) -> dict:
     sampler = TaskAwareSampler(data.sizes, config.batch_size, seed=0)  # the reference's seed-0 batches
     batches = [data.batch(sampler.next_batch().examples, config) for _ in range(args.steps + 1)]
     models, optimizers = {}, {}
-    masks = contextlib.ExitStack()  # fast dropout stays on for the bench's models until they are timed
+    # Fast dropout stays on for the bench's own models until they are timed (if a step raises, they go with it).
+    masks = contextlib.ExitStack()
     for name, (variant, _) in setups.items():
         torch.manual_seed(0)
         models[name] = MoTEModel.from_base(configs[variant].model_config()).to(device).train()

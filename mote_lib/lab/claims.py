@@ -431,10 +431,11 @@ def aa_check(inputs: Inputs, profile: str) -> dict:
     verdict = verdicts.directional_verdict(est, PAPER_NUMBERS[primary.paper_key].value)
     interval = verdicts.interval_text(est.ci_low, est.ci_high, est.confidence)
     # The primary's wording compares with the paper's effect; two halves of one model's seeds have none.
-    reason = (f"{interval} includes 0, as two halves of one model's seeds must (with {est.n_seeds} seeds per half "
-              f"it would catch only a spurious difference of about {est.mde:.2f} or more)"
+    reason = (f"{interval} includes 0, as it should for two halves of one model's seeds (with {est.n_seeds} seeds per "
+              f"half it would catch only a spurious difference of about {est.mde:.2f} or more)"
               if verdict.label == verdicts.INCONCLUSIVE
-              else f"{interval} excludes 0 between two halves of one model's seeds: the intervals are too narrow")
+              else f"{interval} excludes 0 between two halves of one model's seeds: the intervals are likely too narrow "
+                   "(a true A/A excludes 0 about 5% of the time)")
     return _row(**base, ours=_ours(est, est.p_value), verdict=verdict.label, reason=reason,
                 seeds_needed=None, n_seeds=est.n_seeds, effect=est.effect, ci_low=est.ci_low,
                 ci_high=est.ci_high, p_value=est.p_value, mde=est.mde)
