@@ -385,7 +385,8 @@ def report(folder: Path) -> Path:
              "The lent machine reaches no model hub and takes at most 64 MiB of files per call: all-MiniLM-L6-v2's "
              "weights are 91 MB and the repository's tracked files 45 MB. Its image has no mteb "
              f"(importable: {m['mteb_importable']}), and mteb needs polars, itself about 40 MB. So the plan's scores "
-             "need a GPU machine that can reach the hub or hold the model; what a GPU alone can show is below.", ""]
+             "need a GPU machine that can reach the hub or hold the model; what a GPU alone can show is below. "
+             "To repeat or add a machine: the commands are in `bench/bench_gpu.py`'s docstring.", ""]
     if checked:
         lines += ["## CUDA paths (tiny random BERT, shipped data)", "", "| check | passed | measured |", "|---|---|---|"]
         for name, check in checked["cuda_paths"].items():
