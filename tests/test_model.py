@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mote_lib.model import MoTEConfig, MoTEModel, mean_pool
+from mote_lib.model import MoTEConfig, MoTEModel, mean_pool, padding_order
 
 TEXTS = ["a cat sat on the mat", "stocks fell sharply today", "how do I list files", "x"]
 TASKS = ["search_query", "search_document", "classification", "clustering"]
@@ -309,14 +309,34 @@ def test_the_instruction_counts_towards_the_limit(make_tiny_model, caplog):
     assert "1 of 1 texts" in caplog.text
 
 
-def test_truncated_rows_are_counted_alike_without_a_fast_tokenizers_record(make_tiny_model):
-    from transformers import BatchEncoding
-
+def test_token_lengths_count_the_instruction_and_special_tokens_before_truncation(make_tiny_model):
     model = make_tiny_model("mote", max_seq_length=12)
-    texts, tasks = ["short", LONG, "one two three four five six seven eight"], ["clustering"] * 3
-    batch = model.tokenize(texts, tasks)
-    assert model._truncated_rows(batch, texts, tasks) == [1, 2]
-    assert model._truncated_rows(BatchEncoding(dict(batch)), texts, tasks) == [1, 2]  # as a slow tokenizer's
+    texts = ["short", LONG, "one two three four five six seven eight"]
+    lengths = model.token_lengths(texts, ["clustering"] * 3)
+    untruncated = [len(model.tokenizer("clustering: " + t)["input_ids"]) for t in texts]
+    assert lengths == untruncated and lengths[1] > 12
+    assert make_tiny_model("em").token_lengths(["short"], None) == [len(model.tokenizer("short")["input_ids"])]
+
+
+def test_encode_batches_longest_first_by_token_count(make_tiny_model, monkeypatch):
+    model = make_tiny_model("mote")
+    lengths_seen = []
+    forward = model.forward
+
+    def recording_forward(ids, mask, experts=None, **kwargs):
+        lengths_seen.extend(mask.sum(1).tolist())
+        return forward(ids, mask, experts, **kwargs)
+
+    monkeypatch.setattr(model, "forward", recording_forward)
+    # characters and tokens disagree: "antidisestablishmentarianism" is the longest text, not in tokens
+    texts = ["a b c d e f g h i j", "antidisestablishmentarianism", "a b", "a b c d"]
+    model.encode(texts, task=["clustering", "search_query"] * 2, batch_size=2)
+    assert lengths_seen == sorted(lengths_seen, reverse=True)
+
+
+def test_padding_order_sorts_by_tokens_capped_at_the_limit():
+    assert padding_order([3, 30, 9, 5], limit=8) == [1, 2, 3, 0]
+    assert padding_order([30, 9], limit=8) == [0, 1]  # both are cut to 8: a tie keeps the input order
 
 
 def test_truncation_can_be_an_error(make_tiny_model):

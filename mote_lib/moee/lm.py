@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import logging
 
 import numpy as np
 import torch
@@ -31,6 +32,8 @@ from torch import nn
 
 from mote_lib.moee.features import Features, last_token_index, score_router_logits, weights_fingerprint
 from mote_lib.moee.prompts import prompt_template
+
+logger = logging.getLogger(__name__)
 
 
 def find_routers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -254,4 +257,8 @@ def _fit_prompted_texts(texts: list[str], template: str, tokenizer, max_length: 
         raise ValueError(f"the prompt alone takes {overhead} tokens; max_length={max_length} leaves no room for the text")
     ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
     fitted = [tokenizer.decode(t[:budget]) if len(t) > budget else text for text, t in zip(texts, ids)]
+    cut = sum(len(t) > budget for t in ids)
+    if cut:  # cut inside the prompt, but never silently
+        logger.warning("MoEE: %d of %d texts were longer than max_length=%d tokens with the prompt and were cut "
+                       "(their prompt kept); raise max_length to embed them whole", cut, len(texts), max_length)
     return [template.replace("{text}", text) for text in fitted]

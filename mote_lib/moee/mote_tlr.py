@@ -16,11 +16,15 @@ Example:
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 
-from mote_lib.model import mean_pool
+from mote_lib.model import mean_pool, padding_order
 from mote_lib.moee.features import Features, last_token_index, score_router_logits, weights_fingerprint
+
+logger = logging.getLogger(__name__)
 
 MOTE_POOLINGS = ("mean", "last")
 
@@ -65,7 +69,13 @@ class MoTERouterFeatures:
     def features(self, texts: list[str], task: str | None = None) -> Features:
         if task is None:
             raise ValueError(f"MoTE-TLR needs a task for its instruction; valid: {self.model.config.tasks}")
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        limit = self.model.config.max_seq_length
+        lengths = self.model.token_lengths(texts, [task] * len(texts))
+        cut = sum(n > limit for n in lengths)
+        if cut:  # cut, as encode cuts them, but never silently
+            logger.warning("MoTE-TLR features: %d of %d texts were longer than max_seq_length=%d tokens (instruction "
+                           "included) and were cut", cut, len(texts), limit)
+        order = padding_order(lengths, limit)
         hs = np.empty((len(texts), self.hidden_size), dtype=np.float32)
         rw = np.empty((len(texts), self.moe_layers * self.num_experts), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import numpy as np
 import pytest
 import torch
@@ -35,6 +36,15 @@ def test_mote_tlr_router_features(tlr_model, texts):
     assert not np.allclose(other_task.rw, features.rw), "the instruction enters the routers' input"
     last = moee.MoTERouterFeatures(tlr_model, pooling="last").features(texts, task="search_query")
     assert not np.allclose(last.rw, features.rw)
+
+
+def test_mote_tlr_features_say_how_many_texts_were_cut(tlr_model, caplog):
+    model, limit = copy.deepcopy(tlr_model), 16
+    model.config.max_seq_length = limit
+    source = moee.MoTERouterFeatures(model)
+    with caplog.at_level("WARNING", logger="mote_lib.moee.mote_tlr"):
+        source.features(["short", "word " * (limit + 10)], task="search_query")
+    assert f"1 of 2 texts were longer than max_seq_length={limit}" in caplog.text
 
 
 def test_expert_usage_averages_router_weights_per_task_instruction(tlr_model, texts):
