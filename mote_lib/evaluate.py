@@ -47,7 +47,7 @@ from mote_lib import cli
 from mote_lib.atomic import atomic_file, write_text_atomic
 from mote_lib.cli import DEBUG_VARIABLE, CommandLineError, OneLineParser
 from mote_lib.digest import files_digest, json_digest, weights_digest
-from mote_lib.names import SUITES
+from mote_lib.names import SUITES, TYPE_TO_TASK
 from mote_lib.paths import data_dir, project_environment, runs_dir
 
 if TYPE_CHECKING:
@@ -60,7 +60,6 @@ for _name, _value in project_environment().items():
     os.environ.setdefault(_name, _value)
 
 RETRIEVAL_TYPES = frozenset({"Retrieval", "Reranking"})
-TYPE_TO_TASK = {"Classification": "classification", "Clustering": "clustering"}
 DEFAULT_OTHER_TASK = "classification"
 # Bump when the way scores are computed changes, so stored results are not reused across it.
 EVALUATION_VERSION = 1

@@ -66,10 +66,14 @@ from mote_lib.model import (
     save_tokenizer,
 )
 from mote_lib.model_card import ExportedFolder, write_model_card
+from mote_lib.names import TYPE_TO_TASK
 
 # The prompt names sentence-transformers (v5+) uses in ``encode_query`` / ``encode_document``, and
 # the task names its Router routes those two calls by.
 QUERY, DOCUMENT = "query", "document"
+# The prompt name of a one-task export: a name mteb knows (a task type, or a prompt type), so that
+# mteb keeps it; a task of the user's own keeps its name.
+PROMPT_NAMES = {task: task_type for task_type, task in TYPE_TO_TASK.items()} | {"search_query": QUERY, "search_document": DOCUMENT}
 
 
 def dense_backbone_for_task(model: MoTEModel, task: str):
@@ -101,15 +105,19 @@ def dense_backbone_for_task(model: MoTEModel, task: str):
 
 
 def one_task_prompts(config: MoTEConfig, task: str) -> dict[str, str]:
-    """The prompts of a one-task export: the task's instruction under its name, ``query`` and ``document``.
+    """The prompts of a one-task export: the task's instruction under ``query``, ``document`` and its prompt name.
 
     sentence-transformers' ``encode_query`` / ``encode_document`` use the ``query`` / ``document``
     prompt (empty unless set) instead of the default prompt, and mteb looks prompts up by prompt
     type; so the instruction sits under those names too, or those calls would silently drop it.
+    The default prompt's name is ``one_task_prompt_name(task)``: mteb drops (with a warning) prompt
+    names that are neither a task type, a prompt type nor a task of its own.
 
     Example:
         >>> one_task_prompts(MoTEConfig(variant="mote"), "clustering")
-        {'query': 'clustering: ', 'document': 'clustering: ', 'clustering': 'clustering: '}
+        {'query': 'clustering: ', 'document': 'clustering: ', 'Clustering': 'clustering: '}
+        >>> one_task_prompts(MoTEConfig(variant="mote"), "search_query")
+        {'query': 'search_query: ', 'document': 'search_query: '}
         >>> one_task_prompts(MoTEConfig(variant="em"), "clustering")   # EM prepends nothing
         {}
     """
@@ -117,7 +125,17 @@ def one_task_prompts(config: MoTEConfig, task: str) -> dict[str, str]:
     if not config.uses_instructions:
         return {}
     instruction = config.instructions[task]
-    return {QUERY: instruction, DOCUMENT: instruction, task: instruction}
+    return {QUERY: instruction, DOCUMENT: instruction, one_task_prompt_name(task): instruction}
+
+
+def one_task_prompt_name(task: str) -> str:
+    """The default prompt's name in a one-task export of ``task``.
+
+    Example:
+        >>> [one_task_prompt_name(t) for t in ("classification", "search_document", "my_task")]
+        ['Classification', 'document', 'my_task']
+    """
+    return PROMPT_NAMES.get(task, task)
 
 
 def retrieval_prompts(config: MoTEConfig, query_task: str = "search_query",
@@ -161,7 +179,8 @@ def export_task_model(model: MoTEModel, task: str, directory: str | os.PathLike,
     # The dense model is saved to scratch space first: sentence-transformers' Transformer loads from a folder.
     with atomic_directory(directory) as st_dir, tempfile.TemporaryDirectory() as scratch:
         encoder = _dense_transformer(model, task, Path(scratch))
-        st_model = _sentence_transformer(model, encoder, one_task_prompts(model.config, task), default_prompt_name=task)
+        st_model = _sentence_transformer(model, encoder, one_task_prompts(model.config, task),
+                                        default_prompt_name=one_task_prompt_name(task))
         st_model.save(str(st_dir), create_model_card=False)  # ours is written next; theirs would encode a sample
         exported = ExportedFolder((task,), dict(st_model.prompts), st_model.default_prompt_name)
         write_model_card(model, st_dir / "README.md", training, evaluation, exported)

@@ -234,12 +234,14 @@ def _what_it_computes(model, exported: ExportedFolder | None) -> list[str]:
 
 
 def _prompt_sentence(exported: ExportedFolder, task: str) -> str:
-    instruction = exported.instructions.get(task)
+    name = exported.default_prompt_name
+    instruction = exported.instructions.get(name) if name else None
     if not instruction:
         return "The model prepends no instruction."
-    return (f"Its instruction `{instruction!r}` is the default prompt, and is saved under the prompt names "
-            f"`{task}`, `query` and `document` too, so `encode`, `encode(prompt_name={task!r})`, `encode_query`, "
-            "`encode_document` and `mteb.evaluate` all prepend it.")
+    names = ", ".join(f"`{n}`" for n in [name, *sorted(set(exported.instructions) - {name})])
+    return (f"Its instruction `{instruction!r}` is the default prompt, saved under the prompt names {names}, so "
+            f"`encode`, `encode(prompt_name={name!r})`, `encode_query`, `encode_document` and `mteb.evaluate` all "
+            "prepend it.")
 
 
 def _retrieval_prompt_sentence(exported: ExportedFolder) -> str:

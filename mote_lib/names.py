@@ -12,3 +12,5 @@ Example:
 
 VARIANTS = ("em", "ic", "mote", "mote-tlr")  # see mote_lib.model.MoTEConfig.variant
 SUITES = ("offline", "mteb-lite", "mteb-en")  # see mote_lib.mteb_tasks
+# mteb task types whose inputs take a MoTE task of their own (mote_lib.evaluate routes the rest).
+TYPE_TO_TASK = {"Classification": "classification", "Clustering": "clustering"}

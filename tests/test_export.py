@@ -55,9 +55,20 @@ def test_every_path_of_a_one_task_export_is_the_mote_model_for_that_task(make_ti
             assert not config.get("default_prompt_name")
         else:
             instruction = model.config.instructions[task]
-            assert config["default_prompt_name"] == task
-            assert config["prompts"] == {"query": instruction, "document": instruction, task: instruction}
+            name = {"classification": "Classification", "clustering": "Clustering", "search_query": "query",
+                    "search_document": "document"}[task]  # names mteb knows, so it keeps them
+            assert config["default_prompt_name"] == name
+            assert config["prompts"] == {"query": instruction, "document": instruction, name: instruction}
+            assert mteb_prompt_problems(config["prompts"]) is None
     assert not list(tmp_path.glob(".*"))  # no temporary or lock siblings left
+
+
+def mteb_prompt_problems(prompts: dict[str, str]):
+    """What mteb's own check says of the prompt names (None: it keeps them all)."""
+    from mteb.models.abs_encoder import AbsEncoder
+
+    _, problems = AbsEncoder.validate_task_to_prompt_name(prompts, raise_for_invalid_keys=False)
+    return sorted(problems) or None
 
 
 def test_no_path_of_a_one_task_export_drops_the_instruction(mote, tmp_path):
@@ -129,8 +140,8 @@ def test_export_cards_say_what_the_folder_computes_and_load_back_with_their_meta
         metadata = card.data.to_dict()
         assert metadata["library_name"] == "sentence-transformers" and metadata["pipeline_tag"] == "sentence-similarity"
         assert {"sentence-transformers", "mote"} <= set(metadata["tags"])
-    # One task: its instruction is the default prompt and sits under the task's name; the run's settings carried over.
-    assert "| `clustering` | `'clustering: '` | yes |" in one_task.text and "| steps | 180 |" in one_task.text
+    # One task: its instruction is the default prompt, under the mteb task type's name; the run's settings carried over.
+    assert "| `Clustering` | `'clustering: '` | yes |" in one_task.text and "| steps | 180 |" in one_task.text
     assert one_task.data.to_dict()["datasets"] == ["sentence-transformers/embedding-training-data"]
     # Retrieval: each call names its own encoder and prompt; the pitfall of a plain encode is spelled out.
     for expected in ("`encode_query` runs the `search_query` encoder", "`encode_document` the `search_document` encoder",
