@@ -53,7 +53,7 @@ from mote_lib.base_models import TINY_RANDOM_BERT_CONFIG  # noqa: E402
 from mote_lib.model import MoTEConfig, MoTEModel  # noqa: E402
 from mote_lib.profiles import get_profile  # noqa: E402
 from mote_lib.sampler import TaskAwareSampler  # noqa: E402
-from mote_lib.train import TrainConfig, TrainingData, make_optimizer, train  # noqa: E402
+from mote_lib.train import TrainConfig, TrainingData, train  # noqa: E402
 
 VARIANTS = ("em", "ic", "mote")
 SAMPLE_TEXTS = 2048  # texts per variant whose encoding is timed on the device
@@ -256,20 +256,13 @@ def time_training(base: str, device: torch.device, quick: bool, peak: dict) -> d
     setups = {f"{v}_{'bf16' if autocast else 'fp32'}": (v, autocast) for v in VARIANTS for autocast in (True, False)}
     if device.type == "cuda":  # information: AdamW's fused CUDA kernel (fewer launches; not the trainer's optimizer)
         setups.update({f"{v}_bf16_fused_adamw": (v, True) for v in ("ic", "mote")})
-    models, optimizers = {}, {}
-    for name, (variant, autocast) in setups.items():
-        torch.manual_seed(0)
-        models[name] = MoTEModel.from_base(configs[variant].model_config()).to(device).train()
-        optimizers[name] = make_optimizer(models[name], configs[variant])
+    models, optimizers = suite.build_models(setups, configs, device)
+    for name, (variant, _) in setups.items():
         if name.endswith("_fused_adamw"):  # new groups: the trainer's carry fused=None, which would win over fused=True
             groups = [{"params": g["params"], "weight_decay": g["weight_decay"]} for g in optimizers[name].param_groups]
             optimizers[name] = torch.optim.AdamW(groups, lr=configs[variant].lr, fused=True)
-        for batch in batches:  # warm-up: every shape once
-            suite.train_step(models[name], optimizers[name], batch, configs[variant], device, autocast)
-    steps = {name: [] for name in setups}
-    for batch in batches:
-        for name, (variant, autocast) in setups.items():
-            steps[name].append(suite.train_step(models[name], optimizers[name], batch, configs[variant], device, autocast))
+    # warm-up: every shape once (kernels chosen and cached per sequence length)
+    steps = suite.steps_in_turn(models, optimizers, setups, configs, device, warm_up=batches, timed=batches)
     out = {"batch_size": config.batch_size, "max_seq_length": config.max_seq_length, "steps_timed": timed,
            "profile_steps": sizes["steps"], "variants": {}}
     for name, (variant, autocast) in setups.items():

@@ -255,6 +255,30 @@ def training_config(args, variant: str) -> TrainConfig:
     return TrainConfig.from_profile("reference", base_model=args.base_model, **overrides)
 
 
+def build_models(setups: dict, configs: dict, device: torch.device) -> tuple[dict, dict]:
+    """One model (from seed 0) and its trainer's optimizer per setup name; ``setups``: name -> (config key, autocast)."""
+    models, optimizers = {}, {}
+    for name, (variant, _) in setups.items():
+        torch.manual_seed(0)
+        models[name] = MoTEModel.from_base(configs[variant].model_config()).to(device).train()
+        optimizers[name] = make_optimizer(models[name], configs[variant])
+    return models, optimizers
+
+
+def steps_in_turn(models: dict, optimizers: dict, setups: dict, configs: dict, device: torch.device,
+                  warm_up: list, timed: list) -> dict[str, list[dict]]:
+    """Every model steps on the ``warm_up`` batches, then each ``timed`` batch goes round the models in
+    turn, so that neither warm-up nor load drift favours the model measured last; each step's record."""
+    for name, (variant, autocast) in setups.items():
+        for batch in warm_up:
+            train_step(models[name], optimizers[name], batch, configs[variant], device, autocast)
+    steps = {name: [] for name in setups}
+    for batch in timed:
+        for name, (variant, autocast) in setups.items():
+            steps[name].append(train_step(models[name], optimizers[name], batch, configs[variant], device, autocast))
+    return steps
+
+
 def bench_training(args, device: torch.device, peak: float) -> dict:
     configs = {variant: training_config(args, variant) for variant in VARIANTS}
     setups = {variant: (variant, False) for variant in VARIANTS}
@@ -271,24 +295,15 @@ def bench_training(args, device: torch.device, peak: float) -> dict:
     data = TrainingData(config)
     sampler = TaskAwareSampler(data.sizes, config.batch_size, seed=0)  # the reference's seed-0 batches
     batches = [data.batch(sampler.next_batch().examples, config) for _ in range(args.steps + 1)]
-    models, optimizers = {}, {}
+    models, optimizers = build_models(setups, configs, device)
     # Fast dropout stays on for the bench's own models until they are timed (if a step raises, they go with it).
     masks = contextlib.ExitStack()
     for name, (variant, _) in setups.items():
-        torch.manual_seed(0)
-        models[name] = MoTEModel.from_base(configs[variant].model_config()).to(device).train()
-        optimizers[name] = make_optimizer(models[name], configs[variant])
         if configs[variant].fast_dropout:
             masks.enter_context(fast_dropout(models[name]))
     flops = {name: [step_flops(models[name], batch, configs[variant]) for batch in batches[1:]]
              for name, (variant, _) in setups.items()}
-
-    for name, (variant, autocast) in setups.items():  # warm-up on the first batch
-        train_step(models[name], optimizers[name], batches[0], configs[variant], device, autocast)
-    steps = {name: [] for name in setups}
-    for batch in batches[1:]:
-        for name, (variant, autocast) in setups.items():  # in turn, so load drift hits every variant alike
-            steps[name].append(train_step(models[name], optimizers[name], batch, configs[variant], device, autocast))
+    steps = steps_in_turn(models, optimizers, setups, configs, device, warm_up=batches[:1], timed=batches[1:])
 
     per_variant = {}
     for name in setups:

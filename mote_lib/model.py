@@ -459,14 +459,36 @@ class MoTEModel(nn.Module):
         return self.tokenizer(self._instructed(texts, tasks), padding=True, truncation=True, max_length=length,
                               return_tensors="pt")
 
-    def token_lengths(self, texts: list[str], tasks: list[str] | None) -> list[int]:
-        """Tokens per input before any truncation: the instruction and special tokens included."""
-        texts = self._instructed(texts, tasks)
-        lengths: list[int] = []
-        for chunk in batches(texts, 4096):  # bounded memory: the ids of a chunk, never of a whole corpus
-            lengths += self.tokenizer(chunk, truncation=False, verbose=False, return_length=True,
-                                      return_attention_mask=False, return_token_type_ids=False)["length"]
-        return lengths
+    def tokenize_unpadded(self, texts: list[str], tasks: list[str] | None) -> tuple[list[torch.Tensor], list[int]]:
+        """Each input's token ids, cut to ``config.max_seq_length``, and the indices of those that were cut.
+
+        One tokenizer pass (in windows of 4,096 texts), the instruction and special tokens counted
+        towards the limit; ``pad_batch`` makes a batch of any of them. ``encode`` batches them by
+        length (``padding_order``) rather than tokenising again per batch.
+        """
+        if tasks is not None and len(tasks) != len(texts):
+            raise ValueError(f"{len(tasks)} tasks for {len(texts)} texts: give one task per text")
+        limit, ids, cut = self.config.max_seq_length, [], []
+        for start in range(0, len(texts), 4096):
+            window = self._instructed(texts[start : start + 4096], tasks[start : start + 4096] if tasks is not None else None)
+            tokens = self.tokenizer(window, truncation=True, max_length=limit, return_attention_mask=False,
+                                    return_token_type_ids=False)
+            ids += [torch.tensor(row, dtype=torch.long) for row in tokens["input_ids"]]
+            if tokens.encodings is not None:  # a fast tokenizer keeps what it cut off
+                cut += [start + row for row, encoding in enumerate(tokens.encodings) if encoding.overflowing]
+            else:  # a slow one: count the tokens without truncation
+                lengths = self.tokenizer(window, truncation=False, verbose=False, return_length=True)["length"]
+                cut += [start + row for row, length in enumerate(lengths) if length > limit]
+        return ids, cut
+
+    def pad_batch(self, ids: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``input_ids`` and ``attention_mask`` of a batch of unpadded ids (padded on the right, as BERT's positions need)."""
+        width = max(len(row) for row in ids)
+        input_ids = torch.full((len(ids), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(ids), width), dtype=torch.long)
+        for i, row in enumerate(ids):
+            input_ids[i, : len(row)], attention_mask[i, : len(row)] = row, 1
+        return input_ids, attention_mask
 
     def _instructed(self, texts: list[str], tasks: list[str] | None) -> list[str]:
         """Each text behind its task's instruction (IC and MoTE variants); EM texts as they are."""
@@ -516,12 +538,11 @@ class MoTEModel(nn.Module):
         device = torch.device(device) if device is not None else next(self.parameters()).device
         if next(self.parameters()).device != device:
             self.to(device)
-        lengths = self.token_lengths(texts, tasks)
-        cut = [i for i, n in enumerate(lengths) if n > self.config.max_seq_length]  # the texts truncation cuts
+        ids, cut = self.tokenize_unpadded(texts, tasks)
         if cut and on_truncation == "raise":  # before any work
             raise ValueError(_truncation_message(cut, len(texts), self.config.max_seq_length, raised=True))
         expert_ids = self.expert_ids(tasks) if self.config.routing == "sequence" else None
-        order = padding_order(lengths, self.config.max_seq_length)
+        order = padding_order([len(row) for row in ids])
         chunks = list(batches(order, batch_size))
         if show_progress_bar:
             from tqdm.auto import tqdm
@@ -534,8 +555,8 @@ class MoTEModel(nn.Module):
             with torch.inference_mode():
                 for chunk in chunks:
                     rows = torch.tensor(chunk)
-                    batch = self.tokenize([texts[i] for i in chunk], [tasks[i] for i in chunk] if tasks is not None else None)
-                    result = self(batch["input_ids"].to(device), batch["attention_mask"].to(device),
+                    input_ids, attention_mask = self.pad_batch([ids[i] for i in chunk])
+                    result = self(input_ids.to(device), attention_mask.to(device),
                                   expert_ids[rows].to(device) if expert_ids is not None else None)
                     out[rows] = result["embedding"].float().cpu()
         finally:
@@ -579,20 +600,20 @@ def batches(items, size: int):
         yield items[start : start + size]
 
 
-def padding_order(lengths: list[int], limit: int) -> list[int]:
-    """Indices in the order to batch them so that batches pad little: longest first, by token count.
+def padding_order(lengths: list[int]) -> list[int]:
+    """Indices in the order to batch them so that batches pad little: longest first, ties in input order.
 
-    Lengths over ``limit`` count as ``limit`` (what truncation leaves); ties keep the input order.
-    Sorting by tokens rather than characters (as sentence-transformers does) cuts the padding of
-    mixed text: on 2,048 Debian package descriptions at batch 32, from 24% of computed tokens to 3%.
-    Tasks are not grouped: a mixed MoTE batch splits by expert at little cost, while grouping by
-    expert would pad each group's longest batch (+53% computed tokens on the bench's mixed batch).
+    ``encode`` sorts by tokens (after truncation), where sentence-transformers sorts by characters:
+    on 2,048 Debian package descriptions at batch 32 that cuts padding from 24% of the computed
+    tokens to 3%. Tasks are not grouped: a mixed MoTE batch splits by expert at little cost, while
+    grouping by expert would pad each group's longest batch (+53% computed tokens on the bench's
+    mixed batch).
 
     Example:
-        >>> padding_order([3, 9, 5], limit=8)
+        >>> padding_order([3, 9, 5])
         [1, 2, 0]
     """
-    return sorted(range(len(lengths)), key=lambda i: -min(lengths[i], limit))
+    return sorted(range(len(lengths)), key=lambda i: -lengths[i])
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor, normalize: bool = True) -> torch.Tensor:

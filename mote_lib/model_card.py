@@ -219,7 +219,7 @@ def _what_it_computes(model, exported: ExportedFolder | None) -> list[str]:
                    else f"the {name} model, which has no experts (every task runs the same weights)")
         return ["## What this folder computes", "",
                 f"{weights[0].upper()}{weights[1:]}, as a plain {model.backbone_config.model_type.upper()} encoder that "
-                "stock sentence-transformers loads without mote-lib. " + _prompt_sentence(exported, task)]
+                "stock sentence-transformers loads without mote-lib. " + _prompt_sentence(exported)]
     query, document = exported.tasks
     if not exported.router:
         return ["## What this folder computes", "",
@@ -233,7 +233,7 @@ def _what_it_computes(model, exported: ExportedFolder | None) -> list[str]:
             "`task='query'` to `encode`: it picks the query route but not the query prompt; call `encode_query`."]
 
 
-def _prompt_sentence(exported: ExportedFolder, task: str) -> str:
+def _prompt_sentence(exported: ExportedFolder) -> str:
     name = exported.default_prompt_name
     instruction = exported.instructions.get(name) if name else None
     if not instruction:

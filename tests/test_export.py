@@ -143,6 +143,9 @@ def test_export_cards_say_what_the_folder_computes_and_load_back_with_their_meta
     # One task: its instruction is the default prompt, under the mteb task type's name; the run's settings carried over.
     assert "| `Clustering` | `'clustering: '` | yes |" in one_task.text and "| steps | 180 |" in one_task.text
     assert one_task.data.to_dict()["datasets"] == ["sentence-transformers/embedding-training-data"]
+    query = ModelCard.load(export_task_model(mote, "search_query", tmp_path / "query") / "README.md")
+    assert ("Its instruction `'search_query: '` is the default prompt, saved under the prompt names `query`, `document`, "
+            "so `encode`, `encode(prompt_name='query')`") in query.text
     # Retrieval: each call names its own encoder and prompt; the pitfall of a plain encode is spelled out.
     for expected in ("`encode_query` runs the `search_query` encoder", "`encode_document` the `search_document` encoder",
                      "`encode_query` prepends the `query` prompt `'search_query: '`", "a plain `encode(texts)` embeds as a document",

@@ -170,10 +170,12 @@ def test_em_ignores_the_task(make_tiny_model):
     torch.testing.assert_close(model.encode(TEXTS, task="clustering", convert_to_numpy=False), model.encode(TEXTS, convert_to_numpy=False))
 
 
-def test_encode_keeps_input_order_across_length_sorted_batches(make_tiny_model):
-    model = make_tiny_model("mote")
-    together = model.encode(TEXTS, task="clustering", batch_size=2)
-    one_by_one = [model.encode(t, task="clustering")[0] for t in TEXTS]
+@pytest.mark.parametrize("tasks", ["clustering", TASKS], ids=["one task", "mixed tasks"])
+def test_encode_keeps_input_order_across_length_sorted_batches(make_tiny_model, perturb_experts, tasks):
+    model = perturb_experts(make_tiny_model("mote"))  # every expert different: a wrong route would show
+    together = model.encode(TEXTS, task=tasks, batch_size=2)
+    per_text = [tasks] * len(TEXTS) if isinstance(tasks, str) else tasks
+    one_by_one = [model.encode(t, task=task)[0] for t, task in zip(TEXTS, per_text)]
     for row, single in zip(together, one_by_one):
         assert row == pytest.approx(single, abs=1e-6)
 
@@ -309,13 +311,27 @@ def test_the_instruction_counts_towards_the_limit(make_tiny_model, caplog):
     assert "1 of 1 texts" in caplog.text
 
 
-def test_token_lengths_count_the_instruction_and_special_tokens_before_truncation(make_tiny_model):
+def test_unpadded_tokens_are_the_padded_batch_and_name_what_was_cut(make_tiny_model):
     model = make_tiny_model("mote", max_seq_length=12)
-    texts = ["short", LONG, "one two three four five six seven eight"]
-    lengths = model.token_lengths(texts, ["clustering"] * 3)
-    untruncated = [len(model.tokenizer("clustering: " + t)["input_ids"]) for t in texts]
-    assert lengths == untruncated and lengths[1] > 12
-    assert make_tiny_model("em").token_lengths(["short"], None) == [len(model.tokenizer("short")["input_ids"])]
+    texts, tasks = ["short", LONG, "one two three four five six seven eight"], ["clustering", "search_query", "clustering"]
+    ids, cut = model.tokenize_unpadded(texts, tasks)
+    assert cut == [1, 2] and [len(row) for row in ids] == [len(model.tokenizer("clustering: short")["input_ids"]), 12, 12]
+    input_ids, attention_mask = model.pad_batch(ids)
+    batch = model.tokenize(texts, tasks)
+    torch.testing.assert_close(input_ids, batch["input_ids"])
+    torch.testing.assert_close(attention_mask, batch["attention_mask"])
+    with pytest.raises(ValueError, match="2 tasks for 3 texts: give one task per text"):
+        model.tokenize_unpadded(texts, tasks[:2])
+
+
+def test_a_slow_tokenizer_reports_the_same_cut_texts(make_tiny_model, tmp_path):
+    from transformers import BertTokenizer
+
+    model = make_tiny_model("mote", max_seq_length=12)
+    model.tokenizer.save_pretrained(tmp_path)
+    model.tokenizer = BertTokenizer.from_pretrained(tmp_path)
+    texts, tasks = ["short", LONG, "one two three four five six seven eight"], ["clustering"] * 3
+    assert model.tokenize_unpadded(texts, tasks)[1] == [1, 2]
 
 
 def test_encode_batches_longest_first_by_token_count(make_tiny_model, monkeypatch):
@@ -334,15 +350,17 @@ def test_encode_batches_longest_first_by_token_count(make_tiny_model, monkeypatc
     assert lengths_seen == sorted(lengths_seen, reverse=True)
 
 
-def test_padding_order_sorts_by_tokens_capped_at_the_limit():
-    assert padding_order([3, 30, 9, 5], limit=8) == [1, 2, 3, 0]
-    assert padding_order([30, 9], limit=8) == [0, 1]  # both are cut to 8: a tie keeps the input order
+def test_padding_order_is_longest_first_and_keeps_ties_in_input_order():
+    assert padding_order([3, 8, 8, 5]) == [1, 2, 3, 0]
 
 
-def test_truncation_can_be_an_error(make_tiny_model):
+def test_truncation_can_be_an_error_raised_before_any_work(make_tiny_model, monkeypatch):
     model = make_tiny_model("mote", max_seq_length=12)
-    with pytest.raises(ValueError, match=r"texts\[1\] are longer than max_seq_length=12 tokens .* on_truncation='warn'"):
-        model.encode(["short", LONG], task="clustering", on_truncation="raise")
+    monkeypatch.setattr(model, "forward", lambda *a, **k: pytest.fail("a forward pass ran before the error"))
+    # few characters, many tokens: only a count of tokens finds it
+    many_tokens = "a b c d e f g h i j"
+    with pytest.raises(ValueError, match=r"texts\[1\], texts\[2\] are longer than max_seq_length=12 tokens .* on_truncation='warn'"):
+        model.encode(["antidisestablishmentarianism", many_tokens, LONG], task="clustering", on_truncation="raise")
     with pytest.raises(ValueError, match=r"on_truncation='loud'; valid: \['warn', 'raise', 'ignore'\]"):
         model.encode(["short"], task="clustering", on_truncation="loud")
 

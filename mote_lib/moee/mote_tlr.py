@@ -69,25 +69,22 @@ class MoTERouterFeatures:
     def features(self, texts: list[str], task: str | None = None) -> Features:
         if task is None:
             raise ValueError(f"MoTE-TLR needs a task for its instruction; valid: {self.model.config.tasks}")
-        limit = self.model.config.max_seq_length
-        lengths = self.model.token_lengths(texts, [task] * len(texts))
-        cut = sum(n > limit for n in lengths)
+        ids, cut = self.model.tokenize_unpadded(texts, [task] * len(texts))
         if cut:  # cut, as encode cuts them, but never silently
             logger.warning("MoTE-TLR features: %d of %d texts were longer than max_seq_length=%d tokens (instruction "
-                           "included) and were cut", cut, len(texts), limit)
-        order = padding_order(lengths, limit)
+                           "included) and were cut", len(cut), len(texts), self.model.config.max_seq_length)
+        order = padding_order([len(row) for row in ids])
         hs = np.empty((len(texts), self.hidden_size), dtype=np.float32)
         rw = np.empty((len(texts), self.moe_layers * self.num_experts), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
-            hs[rows], rw[rows] = self._forward([texts[i] for i in rows], task)
+            hs[rows], rw[rows] = self._forward(*self.model.pad_batch([ids[i] for i in rows]))
         return Features(hs=hs, rw=rw, layers=self.moe_layers, experts=self.num_experts)
 
     @torch.inference_mode()
-    def _forward(self, texts: list[str], task: str) -> tuple[np.ndarray, np.ndarray]:
+    def _forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         device = next(self.model.parameters()).device
-        batch = self.model.tokenize(texts, [task] * len(texts))
-        ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
+        ids, mask = input_ids.to(device), attention_mask.to(device)
         out = self.model(ids, mask, output_hidden_states=True)
         scores = torch.cat([score_router_logits(logits, self.router_scores) for logits in self.model.router_logits()], dim=-1)
         hs, rw = self._pool(out["hidden_states"][-1].float(), mask), self._pool(scores, mask)
