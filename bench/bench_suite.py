@@ -67,7 +67,8 @@ from mote_lib.data import eval_texts, load_eval_task, write_eval_sample
 from mote_lib.distributed import SINGLE
 from mote_lib.fast_dropout import fast_dropout
 from mote_lib.machine import cpu_model_and_flags
-from mote_lib.model import MoTEConfig, MoTEModel
+from mote_lib.model import MoTEConfig, MoTEModel, padding_order
+from mote_lib.model import batches as batched
 from mote_lib.sampler import TaskAwareSampler
 from mote_lib.train import TrainConfig, TrainingData, contrastive_step, grad_cache_step, make_optimizer
 
@@ -492,6 +493,19 @@ def bench_encode(args, device: torch.device) -> dict:
         "ic_mixed": lambda t: models["ic"].encode(t, task=mixed[:len(t)], **ours),
         "mote_mixed": lambda t: models["mote"].encode(t, task=mixed[:len(t)], **ours),
     }
+    # The kernels alone: forward passes of the same padded batches (sentence-transformers' order, by
+    # characters), ours against transformers' BertModel inside sentence-transformers, texts only.
+    em, st_order = models["em"], sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    st_batches = [em.tokenize([texts[i] for i in rows], None) for rows in batched(st_order, bs)]
+    hf = st[0].auto_model
+
+    def forwards(forward) -> None:
+        with torch.inference_mode():
+            for batch in st_batches:
+                forward(batch["input_ids"].to(device), batch["attention_mask"].to(device))
+
+    runs["forward_mote_lib"] = lambda t: forwards(lambda ids, mask: em(ids, mask))
+    runs["forward_transformers"] = lambda t: forwards(lambda ids, mask: hf(input_ids=ids, attention_mask=mask))
     for run in runs.values():  # warm-up on a slice
         run(texts[:bs])
     seconds = {name: [] for name in runs}
@@ -501,16 +515,25 @@ def bench_encode(args, device: torch.device) -> dict:
             run(texts)
             seconds[name].append(time.perf_counter() - start)
     median = {name: statistics.median(values) for name, values in seconds.items()}
-    tokens = sum(len(ids) for ids in models["em"].tokenizer(texts, truncation=True, max_length=st.max_seq_length)["input_ids"])
+    lengths = [len(row) for row in em.tokenize_unpadded(texts, None)[0]]
     return {
-        "texts": len(texts), "tokens": tokens, "batch_size": bs, "rounds": args.rounds, "base_model": base,
+        "texts": len(texts), "tokens": sum(lengths), "batch_size": bs, "rounds": args.rounds, "base_model": base,
         "median_s": median, "texts_per_s": {name: len(texts) / s for name, s in median.items()},
+        "padding_share": {"sentence_transformers (characters)": padding_share(lengths, st_order, bs),
+                          "mote_lib (tokens)": padding_share(lengths, padding_order(lengths), bs)},
         "ratios": {
             "mote_lib_em / sentence_transformers": median["sentence_transformers"] / median["mote_lib_em"],
+            "forward, same batches: mote_lib / transformers": median["forward_transformers"] / median["forward_mote_lib"],
             "mote_one_task / ic_one_task": median["ic_one_task"] / median["mote_one_task"],
             "mote_mixed / ic_mixed": median["ic_mixed"] / median["mote_mixed"],
         },
     }
+
+
+def padding_share(lengths: list[int], order: list[int], batch_size: int) -> float:
+    """The share of computed tokens that are padding when ``order`` is cut into batches of ``batch_size``."""
+    computed = sum(max(lengths[i] for i in rows) * len(rows) for rows in batched(order, batch_size))
+    return 1 - sum(lengths) / computed
 
 
 # ----------------------------------------------------------------------------- verdicts
@@ -620,9 +643,12 @@ def verdicts(result: dict) -> dict:
     if encode:
         def encode_reason() -> str:
             rate = encode["texts_per_s"]
+            padding = encode.get("padding_share", {})
             return (f"MoTEModel.encode (EM) embeds {rate['mote_lib_em']:.1f} texts/s against sentence-transformers' "
                     f"{rate['sentence_transformers']:.1f} on the same {encode['texts']} texts (batch {encode['batch_size']}, "
-                    f"median of {encode['rounds']} rounds)")
+                    f"median of {encode['rounds']} rounds); padding "
+                    + ", ".join(f"{k} {v:.0%}" for k, v in padding.items())
+                    + f"; forward passes of the same batches {encode['ratios'].get('forward, same batches: mote_lib / transformers', float('nan')):.3f}x")
 
         verdict("encode_over_sentence_transformers", encode["ratios"]["mote_lib_em / sentence_transformers"], encode_reason,
                 {"texts_per_s": {k: round(v, 2) for k, v in encode["texts_per_s"].items()}})

@@ -55,7 +55,9 @@ def test_quick_run_measures_every_part_and_gives_every_target_a_verdict(quick_ru
     assert len(evaluation["floors_s"]) == evaluation["rounds"] + 1  # every evaluation between two floors
     assert evaluation["replay_of_evaluation_calls_s"] > 0
     assert set(result["encode"]["ratios"]) == {"mote_lib_em / sentence_transformers", "mote_one_task / ic_one_task",
-                                               "mote_mixed / ic_mixed"}
+                                               "mote_mixed / ic_mixed", "forward, same batches: mote_lib / transformers"}
+    padding = result["encode"]["padding_share"]  # ours sorts by tokens: never more padding than by characters
+    assert 0 <= padding["mote_lib (tokens)"] <= padding["sentence_transformers (characters)"] < 1
 
 
 def test_quick_run_writes_the_json_and_appends_to_the_history(quick_run):
