@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mote_lib.model import padding_order
 from mote_lib.moee.features import Features, last_token_index, score_router_logits, weights_fingerprint
 from mote_lib.moee.prompts import prompt_template
 
@@ -143,7 +144,7 @@ class MoEELM:
         router_source: ``output`` reads ``router_logits`` from the model's output
             (``output_router_logits=True``); ``hooks`` computes them from forward hooks on the gates;
             ``auto`` (default) takes ``output`` when the model's config has ``output_router_logits``.
-        batch_size: texts per forward pass (texts are sorted by length first, so batches pad little).
+        batch_size: texts per forward pass (texts are sorted by token count first, so batches pad little).
         max_length: tokens per input, prompt included; a longer text is cut inside the prompt (so
             PromptEOL's closing ``means in one word: "`` is kept).
 
@@ -204,8 +205,8 @@ class MoEELM:
 
     def features(self, texts: list[str], task: str | None = None) -> Features:
         """HS and RW of every text, in input order. ``task`` is ignored: the LM has one prompt for all."""
-        prompted = _fit_prompted_texts(list(texts), self.prompt, self.tokenizer, self.max_length)
-        order = sorted(range(len(prompted)), key=lambda i: -len(prompted[i]))
+        prompted, lengths = _fit_prompted_texts(list(texts), self.prompt, self.tokenizer, self.max_length)
+        order = padding_order(lengths)
         hs = np.empty((len(texts), self.hidden_size), dtype=np.float32)
         rw = np.empty((len(texts), self.moe_layers * self.num_experts), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
@@ -249,8 +250,12 @@ def _left_padding(tokenizer):
     return tokenizer
 
 
-def _fit_prompted_texts(texts: list[str], template: str, tokenizer, max_length: int) -> list[str]:
-    """Apply the template, first cutting any text whose prompted form would exceed ``max_length`` tokens."""
+def _fit_prompted_texts(texts: list[str], template: str, tokenizer, max_length: int) -> tuple[list[str], list[int]]:
+    """Apply the template, first cutting any text whose prompted form would exceed ``max_length`` tokens.
+
+    Returns the prompted texts and their token counts (for batching by length; the prompt's tokens
+    are counted apart from the text's, so a count may differ by a token from the prompted text's).
+    """
     overhead = len(tokenizer(template.replace("{text}", ""))["input_ids"])
     budget = max_length - overhead
     if budget < 1:
@@ -261,4 +266,4 @@ def _fit_prompted_texts(texts: list[str], template: str, tokenizer, max_length: 
     if cut:  # cut inside the prompt, but never silently
         logger.warning("MoEE: %d of %d texts were longer than max_length=%d tokens with the prompt and were cut "
                        "(their prompt kept); raise max_length to embed them whole", cut, len(texts), max_length)
-    return [template.replace("{text}", text) for text in fitted]
+    return [template.replace("{text}", text) for text in fitted], [overhead + min(len(t), budget) for t in ids]

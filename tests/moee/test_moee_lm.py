@@ -84,11 +84,11 @@ def test_prompt_is_applied_and_a_long_text_is_cut_inside_it(lms, caplog):
     lm = lms["olmoe"].with_prompt("prompteol")
     long_text = " ".join(["word"] * 400)
     with caplog.at_level("WARNING", logger="mote_lib.moee.lm"):
-        prompted = _fit_prompted_texts([long_text, "short"], lm.prompt, lm.tokenizer, max_length=64)
+        prompted, lengths = _fit_prompted_texts([long_text, "short"], lm.prompt, lm.tokenizer, max_length=64)
     assert "1 of 2 texts were longer than max_length=64 tokens with the prompt and were cut" in caplog.text
     assert prompted[1] == 'This sentence: "short" means in one word: "'
     assert prompted[0].startswith('This sentence: "word word') and prompted[0].endswith('" means in one word: "')
-    assert len(lm.tokenizer(prompted[0])["input_ids"]) <= 64
+    assert len(lm.tokenizer(prompted[0])["input_ids"]) <= 64 and lengths[0] == 64 > lengths[1]
     assert lm.features([long_text]).hs.shape == (1, 32)
     assert lms["olmoe"].prompt == "{text}", "with_prompt must not change the original"
 
