@@ -569,6 +569,21 @@ class MoTEModel(nn.Module):
         out = out[0:1] if single else out
         return out.numpy() if convert_to_numpy else out
 
+    def encode_query(self, texts: str | list[str], **kwargs) -> np.ndarray | torch.Tensor:
+        """``encode(texts, task="search_query", ...)``: sentence-transformers' name for embedding queries.
+
+        Example:
+            >>> model = MoTEModel.from_base(MoTEConfig(variant="mote"))
+            >>> queries, documents = model.encode_query(["list files"]), model.encode_document(["ls lists files"])
+            >>> bool((queries @ documents.T)[0, 0] > 0.5)
+            True
+        """
+        return self.encode(texts, task="search_query", **kwargs)
+
+    def encode_document(self, texts: str | list[str], **kwargs) -> np.ndarray | torch.Tensor:
+        """``encode(texts, task="search_document", ...)``: sentence-transformers' name for embedding documents."""
+        return self.encode(texts, task="search_document", **kwargs)
+
     # -- parameters --------------------------------------------------------------------------------
 
     def parameter_counts(self) -> dict[str, int]:

@@ -518,3 +518,10 @@ def test_a_missing_tokenizer_has_its_own_error(tmp_path, make_tiny_model):
         (folder / name).unlink()
     with pytest.raises(ModelFolderError, match=r"m: no tokenizer \(tokenizer.json, tokenizer_config.json\): the folder is incomplete"):
         MoTEModel.from_pretrained(folder)
+
+
+def test_encode_query_and_encode_document_are_the_retrieval_tasks(make_tiny_model, perturb_experts):
+    model = perturb_experts(make_tiny_model("mote"))
+    np.testing.assert_allclose(model.encode_query(TEXTS, batch_size=2), model.encode(TEXTS, task="search_query"), atol=1e-6)
+    np.testing.assert_allclose(model.encode_document(TEXTS[0]), model.encode(TEXTS[0], task="search_document"), atol=1e-6)
+    assert not np.allclose(model.encode_query(TEXTS), model.encode_document(TEXTS), atol=1e-3)
