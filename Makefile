@@ -43,9 +43,9 @@ reference-status: setup ## runs of the experiment of record done and left, with 
 	@$(ENV) $(VENV_PY) -m mote_lib.lab.runner status --profile reference --threads $(THREADS)
 
 # After entries land: every table that rests on results/reference, in the order they read each other.
-reference-tables: setup ## regenerate the sizing note, the claims, notebook 09 (cpu) and README Status from results/
+reference-tables: setup ## regenerate the sizing note, the claims and their figure, notebook 09 (cpu) and README Status from results/
 	@$(ENV) $(VENV_PY) -m mote_lib.lab.sizing
-	@$(ENV) $(VENV_PY) -c "from mote_lib.lab.claims import write_claims; print(write_claims('reference'))"
+	@$(ENV) $(VENV_PY) -c "from mote_lib.lab.claims import write_claims, write_claims_figure; print(write_claims('reference'), *write_claims_figure('reference'))"
 	@$(ENV) $(VENV_PY) -m mote_lib.lab.notebooks --profile cpu 09
 	@$(ENV) $(VENV_PY) -m mote_lib.lab.status
 

@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from mote_lib.lab import experiments, plots
-from mote_lib.lab.claims import claims_table, write_claims
+from mote_lib.lab.claims import claims_figure, claims_table, write_claims
 from mote_lib.lab.figures import figures_dir
 
 pd.set_option("display.max_colwidth", 200)
@@ -76,6 +76,9 @@ from mote_lib.lab import base_gap, manipulation, sizing
 
 reference = claims_table("reference")
 display(reference[["kind", "claim", "paper", "ours", "verdict", "reason"]])  # the primary endpoint is the first row
+# The same claims as one picture (`make reference-tables` saves it as figures/reference/claims.png).
+fig = claims_figure("reference", reference)
+plt.show()
 
 # %% [markdown]
 # **Did the experts become task experts?** The pre-registered manipulation checks: how far the

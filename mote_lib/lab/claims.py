@@ -702,3 +702,26 @@ def write_claims(profile: str, table: pd.DataFrame | None = None) -> Path:
     construction = table[table["kind"] == CONSTRUCTION]
     lines += ["## Claims that hold by construction (not counted above)", "", *_markdown(construction, ["claim", "paper", "ours"])]
     return write_text_atomic(experiments.results_dir(profile) / "claims.md", "\n".join(lines) + "\n")
+
+
+def claims_figure(profile: str, table: pd.DataFrame | None = None):
+    """The judged claims (primary, secondary, A/A) as a forest plot: effect, 95% interval, the paper's value."""
+    from mote_lib.lab import plots
+
+    table = claims_table(profile) if table is None else table
+    judged = table[table["kind"].isin([PRIMARY, SECONDARY, AA_CHECK])]
+    paper = {key: (number.value if number.unit in ("points", "cosine x100") else None, number.direction)
+             for key, number in PAPER_NUMBERS.items()}
+    return plots.claims_forest(judged, paper, profile, margin=EQUIVALENCE_MARGIN)
+
+
+def write_claims_figure(profile: str, table: pd.DataFrame | None = None) -> list[Path]:
+    """Save ``claims_figure`` as ``figures/<profile>/claims.png`` and ``.pdf``; the paths written."""
+    import matplotlib.pyplot as plt
+
+    from mote_lib.lab.figures import savefig
+
+    fig = claims_figure(profile, table)
+    paths = savefig(fig, "claims", profile=profile)
+    plt.close(fig)
+    return paths

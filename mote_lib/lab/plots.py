@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.colors import to_hex
+from matplotlib.patches import Patch
 from matplotlib.transforms import blended_transform_factory
 
 MODEL_COLORS = {"em": "#7f7f7f", "ic": "#1f77b4", "mote": "#d62728", "mote-eb": "#ff7f0e", "mote-tlr": "#9467bd",
@@ -438,4 +439,58 @@ def render(name: str, table: pd.DataFrame, profile: str):
 
     fig = draw(name, table, profile)
     savefig(fig, name, profile=profile)
+    return fig
+
+
+# ----------------------------------------------------------------------------- claims
+
+VERDICT_COLORS = {"supported": "#2ca02c", "supported, smaller than reported": "#98df8a", "contradicted": "#d62728",
+                  "inconclusive": "#7f7f7f", "not measured": "#bbbbbb"}
+
+
+def claims_forest(table: pd.DataFrame, paper: dict[str, tuple[float | None, int]], profile: str,
+                  margin: float | None = None):
+    """Each judged claim's effect with its 95% interval, the paper's value beside it, coloured by verdict.
+
+    ``table``: the claims table (``claim, kind, effect, ci_low, ci_high, n_seeds, verdict, paper_key,
+    test``), rows top to bottom; ``paper``: paper_key -> (value or None, direction). An equivalence
+    row gets its ``margin`` band; a direction-only claim its arrow; a one-seed row a point without
+    interval (no seed-to-seed variance).
+    """
+    rows = table.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(10, 0.62 * len(rows) + 1.6))
+    y = np.arange(len(rows))[::-1]
+    labels = []
+    for pos, row in zip(y, rows.itertuples()):
+        seeds = int(row.n_seeds) if pd.notna(row.n_seeds) else 0
+        labels.append(f"{_wrap(row.claim, 46)}\n[{row.kind}, {seeds} seed{'s' if seeds != 1 else ''}]")
+        value, direction = paper.get(row.paper_key, (None, 0))
+        if row.test == "equivalence" and margin is not None:
+            ax.fill_betweenx([pos - 0.3, pos + 0.3], -margin, margin, color="#1f77b4", alpha=0.12, lw=0)
+        if value is not None:
+            ax.plot(value, pos, marker="x", color="black", ms=8, mew=2, zorder=3)
+        elif direction:
+            ax.annotate("", xy=(0.6 * direction, pos + 0.28), xytext=(0, pos + 0.28),
+                        arrowprops=dict(arrowstyle="->", color="black", lw=1.2))
+        color = VERDICT_COLORS.get(row.verdict, "#333333")
+        if pd.notna(row.effect):
+            has_ci = seeds > 1 and pd.notna(row.ci_low) and pd.notna(row.ci_high)
+            ax.errorbar(row.effect, pos, xerr=[[row.effect - row.ci_low], [row.ci_high - row.effect]] if has_ci else None,
+                        fmt="o", color=color, ecolor=color, elinewidth=2.5, capsize=4, ms=7, zorder=4)
+        verdict = f"{row.verdict}: check passed" if row.kind == "A/A check" and row.verdict == "inconclusive" else row.verdict
+        ax.text(1.01, pos, verdict, transform=blended_transform_factory(ax.transAxes, ax.transData),
+                va="center", fontsize=8, color="black" if row.verdict != "not measured" else "#888888")
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel("ours - the compared model: points (mteb main score x100; cosine x100 for inter-task similarity)")
+    handles = [plt.Line2D([], [], marker="o", color=c, ls="", label=v) for v, c in VERDICT_COLORS.items()]
+    handles += [plt.Line2D([], [], marker="x", color="black", mew=2, ls="", label="paper's value"),
+                plt.Line2D([], [], marker=r"$\rightarrow$", color="black", ls="", ms=12, label="paper: direction only")]
+    if margin is not None:
+        handles.append(Patch(color="#1f77b4", alpha=0.12, label=f"equivalence margin ±{margin:g}"))
+    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.6 / max(len(rows), 1) - 0.12),
+              ncol=4, frameon=False)
+    _title(ax, "Each claim: our effect with its 95% interval (seeds as the unit)", profile)
+    fig.tight_layout()
     return fig

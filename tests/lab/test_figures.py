@@ -208,3 +208,33 @@ def test_notebook_08_figures_keep_legends_outside_and_a_colour_bar():
     fig = plots.expert_usage(usage, "tiny")
     assert len(_colour_bars(fig)) == 1
     plt.close(fig)
+
+
+def test_the_claims_figure_draws_intervals_only_where_seeds_vary_and_keeps_its_legend_off_the_data():
+    table = pd.DataFrame([
+        {"claim": "primary", "kind": "primary", "effect": 1.5, "ci_low": 1.0, "ci_high": 2.0, "n_seeds": 6,
+         "verdict": "supported", "paper_key": "retrieval_mote_minus_ic", "test": "difference"},
+        {"claim": "one seed", "kind": "secondary", "effect": -0.7, "ci_low": -0.9, "ci_high": -0.5, "n_seeds": 1,
+         "verdict": "inconclusive", "paper_key": "tacl_gain", "test": "difference"},
+        {"claim": "near EM", "kind": "secondary", "effect": 0.3, "ci_low": -1.8, "ci_high": 2.3, "n_seeds": 3,
+         "verdict": "inconclusive", "paper_key": "clustering_mote_minus_em", "test": "equivalence"},
+        {"claim": "missing", "kind": "secondary", "effect": None, "ci_low": None, "ci_high": None, "n_seeds": None,
+         "verdict": "not measured", "paper_key": "eb_minus_eob", "test": "difference"},
+        {"claim": "A/A", "kind": "A/A check", "effect": 0.2, "ci_low": -0.6, "ci_high": 1.0, "n_seeds": 3,
+         "verdict": "inconclusive", "paper_key": "aa", "test": "difference"}])
+    paper = {"retrieval_mote_minus_ic": (1.94, 1), "tacl_gain": (0.41, 1), "clustering_mote_minus_em": (-0.06, 0),
+             "eb_minus_eob": (None, 1)}
+    fig = plots.claims_forest(table, paper, "reference", margin=1.0)
+    bars = [c for c in fig.axes[0].containers if isinstance(c, ErrorbarContainer)]
+    assert [c.has_xerr for c in bars] == [True, False, True, True]  # the one-seed row: a point, no interval
+    assert "inconclusive: check passed" in _texts(fig) and "not measured" in _texts(fig)
+    assert overlapping_tick_labels(fig) == [] and legends_over_data(fig) == []
+    plt.close(fig)
+
+
+def test_the_committed_reference_claims_figure_keeps_the_layout_rules():
+    from mote_lib.lab.claims import claims_figure
+
+    fig = claims_figure("reference")
+    assert overlapping_tick_labels(fig) == [] and legends_over_data(fig) == []
+    plt.close(fig)
