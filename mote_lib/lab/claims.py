@@ -344,8 +344,18 @@ def _verdict(endpoint: Endpoint, est: Estimate) -> Verdict:
 def _ours(est: Estimate, p_value: float, p_name: str = "p") -> str:
     if not est.seed_variance_estimated:
         return f"{est.effect:+.2f} ({est.n_seeds} seed: no interval)"
-    return (f"{est.effect:+.2f} [{est.ci_low:+.2f}, {est.ci_high:+.2f}], {p_name} {p_value:.2g}, MDE {est.mde:.2f}, "
+    return (f"{est.effect:+.2f} [{est.ci_low:+.2f}, {est.ci_high:+.2f}], {p_name} {p_text(p_value)}, MDE {est.mde:.2f}, "
             f"{est.n_seeds} seeds")
+
+
+def p_text(p: float) -> str:
+    """A p-value to two significant digits, or three near 0.05, so that rounding never crosses the threshold.
+
+    Example:
+        >>> p_text(0.0166), p_text(0.0498), p_text(0.0502), p_text(6.2e-06)
+        ('0.017', '0.0498', '0.0502', '6.2e-06')
+    """
+    return f"{p:.3g}" if 0.045 <= p < 0.055 else f"{p:.2g}"
 
 
 def _row(claim: str, kind: str, paper: str, paper_key: str, data: str, **values) -> dict:
@@ -388,11 +398,11 @@ def adjust_secondaries(rows: list[dict]) -> None:
         return
     for row, adjusted in zip(secondary, adjust_p_values([row["p_value"] for row in secondary], "holm")):
         row["p_holm"] = float(adjusted)
-        row["ours"] = row["ours"].replace(", MDE", f" (Holm {adjusted:.2g}), MDE", 1)
+        row["ours"] = row["ours"].replace(", MDE", f" (Holm {p_text(adjusted)}), MDE", 1)
         # An equivalence's p is the TOST's: it speaks for "supported" only ("contradicted" is another test).
         decided = row["verdict"] in (SUPPORTED, SMALLER) or (row["verdict"] == CONTRADICTED and row["test"] != "equivalence")
         if decided and adjusted >= 0.05:
-            row["reason"] += f"; not significant after Holm adjustment (p {adjusted:.2g})"
+            row["reason"] += f"; not significant after Holm adjustment (p {p_text(adjusted)})"
 
 
 def _float(value) -> float:
