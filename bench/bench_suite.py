@@ -703,7 +703,9 @@ def history_section(result: dict) -> str:
     if encode:
         rates = ", ".join(f"{k} {v:.1f}" for k, v in encode["texts_per_s"].items())
         ratios = ", ".join(f"{k} {v:.3f}" for k, v in encode["ratios"].items())
-        lines += ["", f"Encode ({encode['texts']} texts, batch {encode['batch_size']}), texts/s: {rates}. Ratios: {ratios}."]
+        padding = ", ".join(f"{k} {v:.0%}" for k, v in encode.get("padding_share", {}).items())
+        lines += ["", f"Encode ({encode['texts']} texts, batch {encode['batch_size']}), texts/s: {rates}. Ratios: {ratios}."
+                  + (f" Padding (share of computed tokens) by the order batches are cut in: {padding}." if padding else "")]
     return "\n".join(lines) + "\n"
 
 
