@@ -619,10 +619,10 @@ def padding_order(lengths: list[int]) -> list[int]:
     """Indices in the order to batch them so that batches pad little: longest first, ties in input order.
 
     ``encode`` sorts by tokens (after truncation), where sentence-transformers sorts by characters:
-    on 2,048 Debian package descriptions at batch 32 that cuts padding from 24% of the computed
-    tokens to 3%. Tasks are not grouped: a mixed MoTE batch splits by expert at little cost, while
-    grouping by expert would pad each group's longest batch (+53% computed tokens on the bench's
-    mixed batch).
+    on the bench's 256 texts at batch 32 that cuts padding from 24% of the computed tokens to 13%
+    (``python bench/bench_suite.py --only encode``, ``padding_share``). Tasks are not grouped: a
+    mixed MoTE batch splits by expert at little cost, while grouping by expert would pad each
+    group's own longest batch.
 
     Example:
         >>> padding_order([3, 9, 5])
