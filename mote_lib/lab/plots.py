@@ -478,6 +478,8 @@ def claims_forest(table: pd.DataFrame, paper: dict[str, tuple[float | None, int]
             ax.errorbar(row.effect, pos, xerr=[[row.effect - row.ci_low], [row.ci_high - row.effect]] if has_ci else None,
                         fmt="o", color=color, ecolor=color, elinewidth=2.5, capsize=4, ms=7, zorder=4)
         verdict = f"{row.verdict}: check passed" if row.kind == "A/A check" and row.verdict == "inconclusive" else row.verdict
+        if "not significant after Holm" in str(getattr(row, "reason", "")):  # the table's own caveat, kept in the picture
+            verdict += "\n(not significant after Holm)"
         ax.text(1.01, pos, verdict, transform=blended_transform_factory(ax.transAxes, ax.transData),
                 va="center", fontsize=8, color="black" if row.verdict != "not measured" else "#888888")
     ax.axvline(0, color="grey", lw=0.8)
