@@ -466,11 +466,9 @@ class MoTEModel(nn.Module):
         towards the limit; ``pad_batch`` makes a batch of any of them. ``encode`` batches them by
         length (``padding_order``) rather than tokenising again per batch.
         """
-        if tasks is not None and len(tasks) != len(texts):
-            raise ValueError(f"{len(tasks)} tasks for {len(texts)} texts: give one task per text")
-        limit, ids, cut = self.config.max_seq_length, [], []
-        for start in range(0, len(texts), 4096):
-            window = self._instructed(texts[start : start + 4096], tasks[start : start + 4096] if tasks is not None else None)
+        instructed, limit, ids, cut = self._instructed(texts, tasks), self.config.max_seq_length, [], []
+        for start in range(0, len(instructed), 4096):
+            window = instructed[start : start + 4096]
             tokens = self.tokenizer(window, truncation=True, max_length=limit, return_attention_mask=False,
                                     return_token_type_ids=False)
             ids += [torch.tensor(row, dtype=torch.long) for row in tokens["input_ids"]]
@@ -492,6 +490,8 @@ class MoTEModel(nn.Module):
 
     def _instructed(self, texts: list[str], tasks: list[str] | None) -> list[str]:
         """Each text behind its task's instruction (IC and MoTE variants); EM texts as they are."""
+        if tasks is not None and len(tasks) != len(texts):  # zip would drop the extra texts silently
+            raise ValueError(f"{len(tasks)} tasks for {len(texts)} texts: give one task per text")
         if not self.config.uses_instructions:
             return texts
         if tasks is None:

@@ -320,8 +320,9 @@ def test_unpadded_tokens_are_the_padded_batch_and_name_what_was_cut(make_tiny_mo
     batch = model.tokenize(texts, tasks)
     torch.testing.assert_close(input_ids, batch["input_ids"])
     torch.testing.assert_close(attention_mask, batch["attention_mask"])
-    with pytest.raises(ValueError, match="2 tasks for 3 texts: give one task per text"):
-        model.tokenize_unpadded(texts, tasks[:2])
+    for tokenize in (model.tokenize_unpadded, model.tokenize):
+        with pytest.raises(ValueError, match="2 tasks for 3 texts: give one task per text"):
+            tokenize(texts, tasks[:2])
 
 
 def test_a_slow_tokenizer_reports_the_same_cut_texts(make_tiny_model, tmp_path):
