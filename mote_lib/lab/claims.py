@@ -555,16 +555,27 @@ def reference_rows(inputs: Inputs) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def below_base_sentences(inputs: Inputs) -> list[str]:
-    """A plain sentence for each fine-tuned model whose dataset average is below the untrained base model's."""
+def dataset_averages(inputs: Inputs) -> pd.Series:
+    """Each model's mean over the datasets the untrained base was scored on; empty without it.
+
+    A model missing any of those datasets is left out, so every average covers the same datasets.
+    """
     means = dataset_means(inputs)
     if BASE not in means.columns:
-        return []
+        return pd.Series(dtype=float)
     common = means.dropna(subset=[BASE])
-    base = common[BASE].mean()
-    return [f"- {model} averages {common[model].mean():.2f} over the datasets, below the untrained base model's {base:.2f}: "
+    return common.loc[:, common.notna().all()].mean()
+
+
+def below_base_sentences(inputs: Inputs) -> list[str]:
+    """A plain sentence for each fine-tuned model whose dataset average is below the untrained base model's."""
+    averages = dataset_averages(inputs)
+    if averages.empty:
+        return []
+    base = averages[BASE]
+    return [f"- {model} averages {average:.2f} over the datasets, below the untrained base model's {base:.2f}: "
             "its fine-tuning lost ground on this suite."
-            for model in means.columns if model != BASE and common[model].notna().all() and common[model].mean() < base]
+            for model, average in averages.drop(BASE).items() if average < base]
 
 
 def gain_ratio_lines(inputs: Inputs) -> list[str]:

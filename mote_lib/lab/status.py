@@ -49,12 +49,10 @@ def _primary_sentence(table: pd.DataFrame) -> str:
 
 
 def _base_sentence(inputs: claims.Inputs) -> str:
-    rows = claims.reference_rows(inputs).set_index("model")
-    column = "average (all datasets)"
-    if claims.BASE not in rows.index:
+    averages = claims.dataset_averages(inputs)
+    if averages.empty:
         return "- The untrained base model has not been evaluated yet."
-    base = float(rows.loc[claims.BASE, column])
-    tuned = rows.drop(index=claims.BASE)[column].astype(float)
+    base, tuned = averages[claims.BASE], averages.drop(claims.BASE)
     below = tuned[tuned < base]
     models = ", ".join(f"{m} {v:.2f}" for m, v in tuned.items())
     verdict = ("every fine-tuned model scores below it" if len(below) == len(tuned)

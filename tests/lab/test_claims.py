@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mote_lib.lab import claims
+from mote_lib.lab import claims, status
 from mote_lib.lab.claims import (
     AA_CHECK,
     BY_CONSTRUCTION,
@@ -268,6 +268,15 @@ def test_reference_rows_show_the_base_model_and_say_when_a_fine_tuned_model_is_b
     text = write_claims(PROFILE).read_text()
     assert "em averages" in text and "below the untrained base model's 60.00" in text
     assert "ic averages" not in text
+
+
+def test_every_fine_tuned_model_ablations_included_is_set_against_the_base(results):
+    write_runner_layout(results, synthetic({"mote-eb": -30.0}, models=ALL_MODELS, seeds=(0,)), base_score=45.0)
+    averages = claims.dataset_averages(collect(PROFILE))
+    assert set(averages.index) == {"base", *ALL_MODELS} and averages["base"] == pytest.approx(45.0)
+    assert [line.split()[1] for line in claims.below_base_sentences(collect(PROFILE))] == ["mote-eb"]
+    sentence = status._base_sentence(collect(PROFILE))
+    assert "mote-eb" in sentence and "mote-tlr" in sentence and "1 of 6 fine-tuned models score below it" in sentence
 
 
 # ----------------------------------------------------------------------------- inputs and the markdown
