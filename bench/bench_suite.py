@@ -19,7 +19,10 @@ busier machine changes the absolute figures but not the comparisons:
               multiplication, is left out). FLOPs are counted analytically from the chunks' shapes: per
               layer and token 2 x (4 d^2 + 2 d f) for the weight matrices, plus 4 s d for attention over
               s tokens, forward; backward twice that. "useful" counts the real tokens, "computed" the
-              padded chunks; the target is useful FLOP/s against the fp32 peak. Printed: the share of
+              padded chunks; the target is useful FLOP/s against the fp32 peak, judged on the three
+              variants trained with the cpu profile's setting (``profiles.CPU_TRAINING``: cheaper
+              dropout masks, 8 texts per forward pass; the same batches), timed beside the default
+              (the pre-registered reference runs' setting), which is shown too. Printed: the share of
               peak of each variant, the MoTE / IC step-time ratio (median over the paired batches), the
               forward / backward / optimizer split, and a torch.profiler table of one MoTE step (top ops).
   evaluation  one model (``--eval-variant``, MoTE by default, untrained: speed does not depend on the
@@ -69,6 +72,7 @@ from mote_lib.fast_dropout import fast_dropout
 from mote_lib.machine import cpu_model_and_flags
 from mote_lib.model import MoTEConfig, MoTEModel, padding_order
 from mote_lib.model import batches as batched
+from mote_lib.profiles import CPU_TRAINING
 from mote_lib.sampler import TaskAwareSampler
 from mote_lib.train import TrainConfig, TrainingData, contrastive_step, grad_cache_step, make_optimizer
 
@@ -81,6 +85,9 @@ TARGETS = {
     "encode_over_sentence_transformers": (">=", 1.00),
 }
 VARIANTS = ("em", "ic", "mote")
+# Suffix of EM/IC/MoTE trained with the cpu profile's setting (profiles.CPU_TRAINING), timed beside the
+# default on CPU; the training target is judged on it, the default (the reference's) shown beside.
+CPU_SETTING = "_cpu_training"
 # The default evaluation subset: one task of each routing (STS and pair classification go to
 # ``other_task``, as classification does; retrieval to search_query and search_document), about a
 # sixth of the suite's embedding work (data/eval_cost.json).
@@ -285,6 +292,10 @@ def bench_training(args, device: torch.device, peak: float) -> dict:
     setups = {variant: (variant, False) for variant in VARIANTS}
     if args.bf16:
         setups["mote_bf16"] = ("mote", True)
+    if device.type == "cpu":
+        for variant in VARIANTS:
+            configs[variant + CPU_SETTING] = replace(configs[variant], **CPU_TRAINING)
+            setups[variant + CPU_SETTING] = (variant + CPU_SETTING, False)
     for chunk in args.embed_chunks or []:  # information only: other chunks draw other dropout masks (other numerics)
         configs[f"mote_chunk{chunk}"] = replace(configs["mote"], embed_chunk=chunk)
         setups[f"mote_chunk{chunk}"] = (f"mote_chunk{chunk}", False)
@@ -539,6 +550,13 @@ def padding_share(lengths: list[int], order: list[int], batch_size: int) -> floa
 # ----------------------------------------------------------------------------- verdicts
 
 
+def _label(variant: str) -> str:
+    """``mote_cpu_training`` -> "MoTE (cpu profile's setting)"; ``em`` -> "EM"."""
+    name = variant.removesuffix(CPU_SETTING)
+    name = {"em": "EM", "ic": "IC", "mote": "MoTE"}.get(name, name)
+    return name + (" (cpu profile's setting)" if variant.endswith(CPU_SETTING) else "")
+
+
 def verdicts(result: dict) -> dict:
     """Each target: its figure and "met", or "not met: <the measured reason>" (or "not measured")."""
     peak = result["peak"]["fp32_gflops"]
@@ -559,14 +577,23 @@ def verdicts(result: dict) -> dict:
     training = result.get("training")
     if training:
         variants = training["variants"]
-        worst = min(VARIANTS, key=lambda v: variants[v]["share_of_fp32_peak"])
+        default_worst = min(VARIANTS, key=lambda v: variants[v]["share_of_fp32_peak"])
+        fast = [variant + CPU_SETTING for variant in VARIANTS]
+        judged = fast if all(name in variants for name in fast) else list(VARIANTS)
+        worst = min(judged, key=lambda v: variants[v]["share_of_fp32_peak"])
+        setting = ", ".join(f"{key}={value}" for key, value in CPU_TRAINING.items())
+        measured_with = (f"EM, IC and MoTE with the cpu profile's training setting ({setting}): the worst, "
+                         f"{_label(worst)}, reaches {variants[worst]['share_of_fp32_peak']:.2f} of peak; with the default "
+                         f"(the pre-registered reference runs' setting) the worst, {_label(default_worst)}, reaches "
+                         f"{variants[default_worst]['share_of_fp32_peak']:.2f}" if judged is fast
+                         else f"EM, IC and MoTE with the default setting (the cpu profile's was not timed)")
 
         def training_reason() -> str:
             w, prof = variants[worst], training["mote_profile"]
             gemm = result["peak"]["model_shapes_gflops"]
             ops = ", ".join(f"{o['op']} {100 * o['share']:.0f}%" for o in prof["top_ops"][:5])
             split = w["split_s"]
-            return (f"{worst.upper()} reaches {w['share_of_fp32_peak']:.2f} of the {peak:.0f} GFLOP/s peak "
+            return (f"{_label(worst)} reaches {w['share_of_fp32_peak']:.2f} of the {peak:.0f} GFLOP/s peak "
                     f"({w['useful_gflops']:.1f} GFLOP/s on real tokens, {w['computed_gflops']:.1f} counting padding: "
                     f"{100 * w['padding_share']:.0f}% of computed tokens are padding); matrix products at the model's shapes "
                     f"run at {min(gemm.values()):.0f}-{max(gemm.values()):.0f} GFLOP/s "
@@ -599,7 +626,8 @@ def verdicts(result: dict) -> dict:
                     f"{100 * prof['matmul_share']:.0f}% of self time, top ops: {ops}" + both)
 
         verdict("training_share_of_fp32_peak", variants[worst]["share_of_fp32_peak"], training_reason,
-                {"worst_variant": worst, "per_variant": {v: round(variants[v]["share_of_fp32_peak"], 4) for v in variants},
+                {"worst_variant": worst, "measured_with": measured_with,
+                 "per_variant": {v: round(variants[v]["share_of_fp32_peak"], 4) for v in variants},
                  "fp32_peak_gflops": round(peak, 1)})
 
         def ratio_reason() -> str:
@@ -674,6 +702,8 @@ def history_section(result: dict) -> str:
     for key, v in result["targets"].items():
         figure = "-" if v["figure"] is None else f"{v['figure']:.3f}"
         lines.append(f"| {key.replace('_', ' ')} ({v['target']}) | {figure} | {v['status']} |")
+    if result["targets"]["training_share_of_fp32_peak"].get("measured_with"):
+        lines += ["", f"Training share of peak judged on {result['targets']['training_share_of_fp32_peak']['measured_with']}."]
     training = result.get("training")
     if training:
         lines += ["", f"Training, {training['timed_steps']} step(s) of {training['batch_size']} x {training['max_seq_length']} tokens, fp32:", "",

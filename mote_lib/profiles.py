@@ -8,11 +8,13 @@ how large the analyses are. The trainer's ``--profile``, the experiment harness
     profile    seeds    training                        evaluation                       for
     smoke      0        6 steps of 8 x 64 tokens        6 records per task               a first run on MiniLM (minutes)
     tiny       0        smoke on a tiny random BERT     6 records per task               the notebooks in the tests (seconds)
-    cpu        0        64 steps of 8 x 64 tokens       32 records per task (+160 docs)  the notebooks in an hour on 2 cores
+    cpu        0        64 steps of 8 x 64, fast CPU    32 records per task (+160 docs)  the notebooks in an hour on 2 cores
     reference  0, 1, 2  180 steps of 32 x 128, fp32     the whole offline suite          the experiment of record (hours, CPU)
     pilot      0, 1     60 steps of 32 x 128, fp32      the whole offline suite          the reference's short arm
     gpu-quick  0, 1, 2  60 steps of 128 x 128, bf16     the whole offline suite          10 minutes on one H100/H200
     gpu        0, 1, 2  3,000 steps of 512 x 256, bf16  the whole offline suite (+MTEB)  a CUDA machine
+
+("fast CPU": ``CPU_TRAINING``, cheaper dropout masks and smaller forward passes; the same batches.)
 
 Example:
     >>> from mote_lib.profiles import get_profile
@@ -62,6 +64,14 @@ class Profile:
     hub_suites: tuple[str, ...] = ()
 
 
+# How to train fast on a CPU without changing which examples share a batch (in-batch negatives are
+# the method): dropout masks from mote_lib.fast_dropout (torch draws its masks on one thread) and 8
+# texts per forward pass (less padding). bench/bench_suite.py times EM, IC and MoTE steps with and
+# without it, side by side, against the fp32 matmul peak (bench/RESULTS.md, bench/results.json).
+# Other dropout masks mean other numerics, so a profile fixed before this was measured (reference,
+# pilot: pre-registered) keeps torch's dropout and its chunks.
+CPU_TRAINING = dict(fast_dropout=True, embed_chunk=8)
+
 PROFILES: dict[str, Profile] = {
     # Seconds: the real MiniLM, a handful of steps on small batches (tests, CI, notebook smoke runs).
     "smoke": Profile(
@@ -81,9 +91,10 @@ PROFILES: dict[str, Profile] = {
     # experts move little from their common start, and the notebooks say so. 32 records per task and
     # 160 further documents per retrieval task are ~200k tokens, ~2 minutes per model (the whole suite
     # is ~1M); 24 records with as many documents as queries left retrieval at its ceiling (97-100).
+    # Trained with CPU_TRAINING.
     "cpu": Profile(
         "cpu",
-        train=dict(steps=64, batch_size=8, max_seq_length=64, checkpoint_every=32),
+        train=dict(steps=64, batch_size=8, max_seq_length=64, checkpoint_every=32, **CPU_TRAINING),
         eval_sample=32, eval_documents=160, analysis_texts=64, probe_texts=8, probe_directions=3, power_iterations=6),
     # The experiment of record (docs/preregistration.md): the floor of the reference plan, every record
     # of the offline suite, trained on 2 CPU threads. Seeds beyond the first three are added (and the

@@ -44,9 +44,12 @@ def test_quick_run_measures_every_part_and_gives_every_target_a_verdict(quick_ru
         assert verdict["status"] == "met" or verdict["status"].startswith("not met: "), verdict["status"]
     assert result["peak"]["fp32_gflops"] > 0 and result["machine"]["threads"] == 1
     assert set(result["training"]["variants"]) == {"em", "ic", "mote", "mote_chunk2", "em_fast_dropout", "ic_fast_dropout",
-                                                   "mote_fast_dropout", "mote_chunk2_fast_dropout"}
+                                                   "mote_fast_dropout", "mote_chunk2_fast_dropout", "em_cpu_training",
+                                                   "ic_cpu_training", "mote_cpu_training"}
     training = result["targets"]["training_share_of_fp32_peak"]
     assert set(training["per_variant"]) == set(result["training"]["variants"])
+    assert training["worst_variant"].endswith("_cpu_training")  # judged on the cpu profile's setting
+    assert "fast_dropout=True, embed_chunk=8" in training["measured_with"] and "with the default" in training["measured_with"]
     assert training["status"] == "met" or "with fast dropout" in training["status"]
     assert all(v["flop_count_matches_trainer_tokens"] for v in result["training"]["variants"].values())
     assert result["training"]["mote_profile"]["top_ops"]
@@ -99,6 +102,21 @@ def test_targets_met_say_met(suite):
     targets = suite.verdicts(_result(suite))
     assert {key: v["status"] for key, v in targets.items()} == dict.fromkeys(TARGETS, "met")
     assert targets["training_share_of_fp32_peak"]["worst_variant"] == "mote"
+    assert "the cpu profile's was not timed" in targets["training_share_of_fp32_peak"]["measured_with"]
+
+
+def test_the_training_target_is_judged_on_the_cpu_profiles_setting_with_the_default_beside_it(suite):
+    result = _result(suite, share=0.45)
+    variants = result["training"]["variants"]
+    variants.update({f"{v}_cpu_training": dict(variants[v], share_of_fp32_peak=0.56 + i / 100) for i, v in enumerate(variants)})
+    target = suite.verdicts(result)["training_share_of_fp32_peak"]
+    assert (target["status"], target["figure"], target["worst_variant"]) == ("met", 0.56, "em_cpu_training")
+    assert "the worst, EM (cpu profile's setting), reaches 0.56" in target["measured_with"]
+    assert "the worst, MoTE, reaches 0.44" in target["measured_with"]
+    assert "judged on EM, IC and MoTE with the cpu profile's training setting" in suite.history_section(
+        dict(result, targets=suite.verdicts(result), wall_s=60.0, training=None, evaluation=None, encode=None,
+             machine=dict(result["machine"], torch="2", load_average_at_start=0.1),
+             peak=dict(result["peak"], start_gflops=99.0, end_gflops=100.0, size=2048)))
 
 
 def test_a_missed_target_says_what_was_measured(suite):

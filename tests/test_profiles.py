@@ -2,7 +2,7 @@
 
 import pytest
 
-from mote_lib.profiles import PROFILES, get_profile
+from mote_lib.profiles import CPU_TRAINING, PROFILES, get_profile
 from mote_lib.train import TrainConfig
 
 
@@ -40,3 +40,11 @@ def test_the_tiny_profile_is_smoke_on_a_tiny_random_bert():
     tiny, smoke = get_profile("tiny").train, get_profile("smoke").train
     assert {k: v for k, v in tiny.items() if k != "base_model"} == smoke
     assert tiny["base_model"] == "tiny-random-bert"
+
+
+def test_the_cpu_profile_trains_fast_and_the_preregistered_ones_keep_torchs_dropout():
+    cpu = TrainConfig.from_profile("cpu")
+    assert (cpu.fast_dropout, cpu.embed_chunk) == (CPU_TRAINING["fast_dropout"], CPU_TRAINING["embed_chunk"]) == (True, 8)
+    for name in ("reference", "pilot"):  # fixed before the fast setting was measured: their numerics may not change
+        config, default = TrainConfig.from_profile(name), TrainConfig()
+        assert (config.fast_dropout, config.embed_chunk) == (default.fast_dropout, default.embed_chunk) == (False, 16)
