@@ -69,7 +69,7 @@ from mote_lib.atomic import write_text_atomic
 from mote_lib.data import eval_texts, load_eval_task, write_eval_sample
 from mote_lib.distributed import SINGLE
 from mote_lib.fast_dropout import fast_dropout
-from mote_lib.machine import cpu_model_and_flags
+from mote_lib.machine import cpu_model_and_flags, instruction_set
 from mote_lib.model import MoTEConfig, MoTEModel, padding_order
 from mote_lib.model import batches as batched
 from mote_lib.profiles import CPU_TRAINING
@@ -119,9 +119,7 @@ def machine_info(threads: int) -> dict:
 
 
 def machine_kind(info: dict) -> str:
-    flags = info["flags"]
-    isa = "AVX-512 + bf16" if flags["avx512_bf16"] else "AVX-512" if flags["avx512f"] else "AVX2" if flags["avx2"] else "no AVX2"
-    return f"{info['cpu']} ({isa}), {info['cores']} cores"
+    return f"{info['cpu']} ({instruction_set(info['flags'])}), {info['cores']} cores"
 
 
 def git_commit() -> str:
@@ -586,7 +584,7 @@ def verdicts(result: dict) -> dict:
                          f"{_label(worst)}, reaches {variants[worst]['share_of_fp32_peak']:.2f} of peak; with the default "
                          f"(the pre-registered reference runs' setting) the worst, {_label(default_worst)}, reaches "
                          f"{variants[default_worst]['share_of_fp32_peak']:.2f}" if judged is fast
-                         else f"EM, IC and MoTE with the default setting (the cpu profile's was not timed)")
+                         else "EM, IC and MoTE with the default setting (the cpu profile's was not timed)")
 
         def training_reason() -> str:
             w, prof = variants[worst], training["mote_profile"]

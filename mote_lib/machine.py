@@ -31,3 +31,15 @@ def cpu_model_and_flags() -> tuple[str, frozenset[str]]:
     except OSError:  # not Linux
         model = platform.processor() or platform.machine() or "unknown"
     return model, flags
+
+
+def instruction_set(flags) -> str:
+    """The instruction set that sets a CPU's speed here, from its flags (a set of names, or name -> bool).
+
+        >>> instruction_set({"avx2", "avx512f"}), instruction_set({"avx2": True, "avx512f": False})
+        ('AVX-512', 'AVX2')
+    """
+    has = (lambda flag: bool(flags.get(flag))) if isinstance(flags, dict) else (lambda flag: flag in flags)
+    if has("avx512_bf16"):
+        return "AVX-512 + bf16"
+    return "AVX-512" if has("avx512f") else "AVX2" if has("avx2") else "no AVX2"

@@ -55,7 +55,7 @@ from pathlib import Path
 
 from mote_lib.atomic import atomic_file, write_text_atomic
 from mote_lib.lab.experiments import MAIN_MODELS, MODELS, analysis_texts, eval_data_root, results_dir, train_config
-from mote_lib.machine import cpu_model_and_flags
+from mote_lib.machine import cpu_model_and_flags, instruction_set
 from mote_lib.paths import PROJECT_ROOT
 from mote_lib.profiles import get_profile
 
@@ -88,12 +88,12 @@ QUEUES = {"reference": REFERENCE_QUEUE, "base-gap": BASE_GAP_QUEUE}
 # Queues whose entries are written beside the runs rather than among them (results/<profile>/<folder>/).
 QUEUE_FOLDERS = {"base-gap": "base_gap"}
 
-# Stated priors for the time estimate when no entry has finished on this machine kind: the
+# Stated priors for the time estimate when no entry has finished yet (on any machine kind): the
 # reference sizes (32 x 128 tokens per step) on the slower, 2-core AVX2 CPU kind.
 PRIOR_SECONDS_PER_STEP = 25.0
 PRIOR_SECONDS_PER_EVALUATION = 1500.0  # the whole offline suite, one model
 PRIOR_ROUTE_ABLATION_EVALUATIONS = 1.0  # two passes over retrieval and reranking: about one suite
-PRIOR = "prior: reference sizes on the 2-core AVX2 CPU; no finished entry of this machine kind yet"
+PRIOR = "prior: reference sizes on the 2-core AVX2 CPU; no finished entry yet"
 
 RETRIEVAL_TYPES = ("Retrieval", "Reranking")
 DONE = "done.json"
@@ -201,8 +201,9 @@ def machine() -> dict:
 
 
 def machine_kind(info: dict) -> str:
-    """What the speed depends on: the GPU if there is one, else the CPU model."""
-    return info.get("gpu") or info.get("cpu") or "unknown"
+    """What the speed depends on: the GPU if there is one, else the CPU model and its instruction set
+    (both kinds seen so far are called "AMD EPYC"; the AVX2-only one trains 3-5x slower)."""
+    return info.get("gpu") or f"{info.get('cpu') or 'unknown'} ({instruction_set(info)})"
 
 
 @lru_cache(maxsize=1)
@@ -602,22 +603,25 @@ def _rate(values: list[float], where: str, unit: str, prior: float, prior_source
 
 def measured_rates(entries: list[Entry], kind: str, threads: int) -> dict[str, Rate]:
     """Seconds per training step, per whole-suite evaluation and per route ablation, from finished
-    entries of this machine kind and thread count (the mean, and the fastest entry's), else the stated priors."""
-    step_rates, step_counts, evaluations, ablations = [], [], [], []
+    entries of this machine kind and thread count (the mean, and the fastest entry's); without any,
+    from the other kinds' entries at this thread count (labelled so), else the stated priors."""
+    records = []
     for entry in entries:
-        if not is_finished(entry):
-            continue
-        record, done = (json.loads((entry.folder / name).read_text()) for name in ("run.json", DONE))
-        if machine_kind(record["machine"]) != kind or record["threads"] != threads:
-            continue
-        if record["steps"]:
-            step_rates.append(record["train_seconds"] / record["steps"])
-            step_counts.append(int(record["steps"]))
-        if "scores.csv" in done["seconds"]:
-            evaluations.append(done["seconds"]["scores.csv"])
-        if "route_ablation.csv" in done["seconds"]:
-            ablations.append(done["seconds"]["route_ablation.csv"])
-    where = f"measured on {kind}, {threads} threads"
+        if is_finished(entry):
+            record, done = (json.loads((entry.folder / name).read_text()) for name in ("run.json", DONE))
+            if record["threads"] == threads:
+                records.append((machine_kind(record["machine"]), record, done))
+    mine = [(record, done) for seen, record, done in records if seen == kind]
+    if mine:
+        where = f"measured on {kind}, {threads} threads"
+    else:
+        mine = [(record, done) for _, record, done in records]
+        others = sorted({seen for seen, _, _ in records})
+        where = f"measured on another machine kind ({', '.join(others)}), {threads} threads; none on {kind} yet"
+    step_rates = [record["train_seconds"] / record["steps"] for record, _ in mine if record["steps"]]
+    step_counts = [int(record["steps"]) for record, _ in mine if record["steps"]]
+    evaluations = [done["seconds"]["scores.csv"] for _, done in mine if "scores.csv" in done["seconds"]]
+    ablations = [done["seconds"]["route_ablation.csv"] for _, done in mine if "route_ablation.csv" in done["seconds"]]
     evaluation = _rate(evaluations, where, "evaluations", PRIOR_SECONDS_PER_EVALUATION, PRIOR)
     return {
         "step": _rate(step_rates, where, "steps", PRIOR_SECONDS_PER_STEP, PRIOR, weights=step_counts),

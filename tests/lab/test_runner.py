@@ -133,22 +133,41 @@ def test_status_before_anything_ran_uses_the_stated_priors(monkeypatch, tmp_path
 def test_status_gives_the_time_left_from_the_fastest_entry_to_the_mean(monkeypatch, tmp_path, capsys):
     """Sharing the cores only slows a run down: the fastest finished entry says what idle cores give."""
     monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
-    monkeypatch.setattr(runner, "machine", lambda: {"cpu": "Test CPU"})
-    monkeypatch.setattr(runner, "is_finished", lambda entry: str(entry) in ("reference/ic-s0", "reference/mote-s0"))
-    for name, train_seconds, evaluation in (("ic-s0", 360.0, 200.0), ("mote-s0", 1080.0, 600.0)):
+    monkeypatch.setattr(runner, "machine", lambda: {"cpu": "Test CPU", "avx2": True})
+    finished = ("reference/ic-s0", "reference/mote-s0", "reference/em-s0")
+    monkeypatch.setattr(runner, "is_finished", lambda entry: str(entry) in finished)
+    # em-s0 ran on the other kind: the same CPU name with AVX-512, several times faster; it must not count
+    for name, train_seconds, evaluation, avx512 in (("ic-s0", 360.0, 200.0, False), ("mote-s0", 1080.0, 600.0, False),
+                                                    ("em-s0", 90.0, 50.0, True)):
         folder = tmp_path / "reference" / "runs" / name
         folder.mkdir(parents=True)
-        (folder / "run.json").write_text(json.dumps({"machine": {"cpu": "Test CPU"}, "threads": 2, "steps": 180,
+        machine = {"cpu": "Test CPU", "avx2": True, "avx512f": avx512}
+        (folder / "run.json").write_text(json.dumps({"machine": machine, "threads": 2, "steps": 180,
                                                      "train_seconds": train_seconds}))
         (folder / "done.json").write_text(json.dumps({"seconds": {"scores.csv": evaluation}}))
-    rates = runner.measured_rates(queue("reference"), "Test CPU", 2)
+    rates = runner.measured_rates(queue("reference"), "Test CPU (AVX2)", 2)
     assert rates["step"].seconds == pytest.approx(4.0) and rates["step"].fastest == pytest.approx(2.0)
     assert rates["evaluation"].seconds == pytest.approx(400.0) and rates["evaluation"].fastest == pytest.approx(200.0)
     assert rates["route_ablation"].fastest is None  # none measured: the prior
     assert main(["status", "--profile", "reference"]) == 0
     out = capsys.readouterr().out
-    assert "2 of 29 runs done" in out and "time left: about " in out and "at the fastest finished entry's rates" in out
-    assert "x 4.0 s/step (fastest 2.0) (measured on Test CPU, 2 threads, 360 steps)" in out
+    assert "3 of 29 runs done" in out and "time left: about " in out and "at the fastest finished entry's rates" in out
+    assert "x 4.0 s/step (fastest 2.0) (measured on Test CPU (AVX2), 2 threads, 360 steps)" in out
+
+
+def test_a_machine_kind_with_no_finished_entry_borrows_the_other_kinds_rates_and_says_so(monkeypatch, tmp_path):
+    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
+    monkeypatch.setattr(runner, "is_finished", lambda entry: str(entry) == "reference/ic-s0")
+    folder = tmp_path / "reference" / "runs" / "ic-s0"
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"machine": {"cpu": "Test CPU", "avx2": True}, "threads": 2, "steps": 180,
+                                                 "train_seconds": 540.0}))
+    (folder / "done.json").write_text(json.dumps({"seconds": {"scores.csv": 300.0}}))
+    rates = runner.measured_rates(queue("reference"), "Test CPU (AVX-512 + bf16)", 2)
+    assert rates["step"].seconds == pytest.approx(3.0) and rates["evaluation"].seconds == pytest.approx(300.0)
+    assert rates["step"].source == ("measured on another machine kind (Test CPU (AVX2)), 2 threads; "
+                                    "none on Test CPU (AVX-512 + bf16) yet, 180 steps")
+    assert runner.measured_rates(queue("reference"), "Test CPU (AVX2)", 1)["step"].source.startswith("prior")  # threads differ
 
 
 # ----------------------------------------------------------------------------- running it
