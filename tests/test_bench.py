@@ -52,7 +52,7 @@ def test_quick_run_measures_every_part_and_gives_every_target_a_verdict(quick_ru
     assert "fast_dropout=True, embed_chunk=8" in training["measured_with"] and "with the default" in training["measured_with"]
     assert training["status"] == "met" or "with fast dropout" in training["status"]
     assert all(v["flop_count_matches_trainer_tokens"] for v in result["training"]["variants"].values())
-    assert result["training"]["mote_profile"]["top_ops"]
+    assert result["training"]["mote_profile"]["top_ops"] and result["training"]["mote_cpu_training_profile"]["top_ops"]
     evaluation = result["evaluation"]
     assert evaluation["encode_calls"] > 0 and evaluation["floor_texts"] > 0
     assert len(evaluation["floors_s"]) == evaluation["rounds"] + 1  # every evaluation between two floors
