@@ -9,7 +9,8 @@ its draw is at or above ``round(p * 65536)`` of the 65,536 levels, which makes t
 share kept, as torch's dropout does.
 
 The masks differ from torch's (other random numbers), so a run trained with fast dropout is another
-run: it gets its own cache key, and the reference profile keeps torch's dropout. The draws come from
+run: it gets its own cache key. The cpu profile trains with it (``profiles.CPU_TRAINING``); the
+pre-registered reference profile keeps torch's dropout. The draws come from
 the same default generator, so a seeded run is reproducible and a resumed run (which restores the
 generator's state) continues as if uninterrupted.
 
