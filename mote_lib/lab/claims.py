@@ -72,7 +72,7 @@ BASE = "base"  # the runner's label of the untrained base model
 PREREGISTRATION = "docs/preregistration.md"
 PAPER_MODULE = "mote_lib/lab/paper.py"
 COLUMNS = ["claim", "kind", "paper", "paper_key", "ours", "verdict", "reason", "seeds_needed", "n_seeds", "effect",
-           "ci_low", "ci_high", "p_value", "p_holm", "mde", "test", "data"]
+           "ci_low", "ci_high", "p_value", "p_holm", "not_significant_after_holm", "mde", "test", "data"]
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -401,7 +401,8 @@ def adjust_secondaries(rows: list[dict]) -> None:
         row["ours"] = row["ours"].replace(", MDE", f" (Holm {p_text(adjusted)}), MDE", 1)
         # An equivalence's p is the TOST's: it speaks for "supported" only ("contradicted" is another test).
         decided = row["verdict"] in (SUPPORTED, SMALLER) or (row["verdict"] == CONTRADICTED and row["test"] != "equivalence")
-        if decided and adjusted >= 0.05:
+        row["not_significant_after_holm"] = decided and adjusted >= 0.05
+        if row["not_significant_after_holm"]:
             row["reason"] += f"; not significant after Holm adjustment (p {p_text(adjusted)})"
 
 

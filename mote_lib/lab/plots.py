@@ -453,7 +453,7 @@ def claims_forest(table: pd.DataFrame, paper: dict[str, tuple[float | None, int]
     """Each judged claim's effect with its 95% interval, the paper's value beside it, coloured by verdict.
 
     ``table``: the claims table (``claim, kind, effect, ci_low, ci_high, n_seeds, verdict, paper_key,
-    test``), rows top to bottom; ``paper``: paper_key -> (value or None, direction). An equivalence
+    test``, optionally ``not_significant_after_holm``), rows top to bottom; ``paper``: paper_key -> (value or None, direction). An equivalence
     row gets its ``margin`` band; a direction-only claim its arrow; a one-seed row a point without
     interval (no seed-to-seed variance).
     """
@@ -478,7 +478,8 @@ def claims_forest(table: pd.DataFrame, paper: dict[str, tuple[float | None, int]
             ax.errorbar(row.effect, pos, xerr=[[row.effect - row.ci_low], [row.ci_high - row.effect]] if has_ci else None,
                         fmt="o", color=color, ecolor=color, elinewidth=2.5, capsize=4, ms=7, zorder=4)
         verdict = f"{row.verdict}: check passed" if row.kind == "A/A check" and row.verdict == "inconclusive" else row.verdict
-        if "not significant after Holm" in str(getattr(row, "reason", "")):  # the table's own caveat, kept in the picture
+        caveat = getattr(row, "not_significant_after_holm", None)  # the table's own caveat, kept in the picture
+        if pd.notna(caveat) and bool(caveat):
             verdict += "\n(not significant after Holm)"
         ax.text(1.01, pos, verdict, transform=blended_transform_factory(ax.transAxes, ax.transData),
                 va="center", fontsize=8, color="black" if row.verdict != "not measured" else "#888888")
