@@ -72,6 +72,7 @@ from mote_lib.fast_dropout import fast_dropout
 from mote_lib.machine import cpu_model_and_flags, instruction_set
 from mote_lib.model import MoTEConfig, MoTEModel, padding_order
 from mote_lib.model import batches as batched
+from mote_lib.model_card import VARIANT_NAMES
 from mote_lib.profiles import CPU_TRAINING
 from mote_lib.sampler import TaskAwareSampler
 from mote_lib.train import TrainConfig, TrainingData, contrastive_step, grad_cache_step, make_optimizer
@@ -555,7 +556,7 @@ def padding_share(lengths: list[int], order: list[int], batch_size: int) -> floa
 def _label(variant: str) -> str:
     """``mote_cpu_training`` -> "MoTE (cpu profile's setting)"; ``em`` -> "EM"."""
     name = variant.removesuffix(CPU_SETTING)
-    name = {"em": "EM", "ic": "IC", "mote": "MoTE"}.get(name, name)
+    name = VARIANT_NAMES.get(name, name)
     return name + (" (cpu profile's setting)" if variant.endswith(CPU_SETTING) else "")
 
 
