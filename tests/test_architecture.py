@@ -1,7 +1,7 @@
 """The package's layers, read from its imports: core <- MoEE, core <- lab; no module imports itself round a circle.
 
     layer   modules                                   may import
-    core    mote_lib/<module>.py                      the core
+    core    mote_lib/<module>.py, mote_lib/<package>/     the core
     moee    mote_lib/moee/                            the core, MoEE
     lab     mote_lib/lab/                             the core, MoEE, the lab
 
@@ -31,8 +31,9 @@ MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 
 
 def layer(module: str) -> str:
+    """``lab`` or ``moee`` for their folders; everything else (core modules and core subpackages) is the core."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in ("lab", "moee")) else "core"
+    return parts[1] if len(parts) >= 2 and parts[1] in ("lab", "moee") else "core"
 
 
 def imported_modules(module: str) -> set[str]:
