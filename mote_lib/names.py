@@ -14,3 +14,5 @@ VARIANTS = ("em", "ic", "mote", "mote-tlr")  # see mote_lib.model.MoTEConfig.var
 SUITES = ("offline", "mteb-lite", "mteb-en")  # see mote_lib.mteb_tasks
 # mteb task types whose inputs take a MoTE task of their own (mote_lib.evaluate routes the rest).
 TYPE_TO_TASK = {"Classification": "classification", "Clustering": "clustering"}
+# mteb task types scored per query, whose inputs are routed as queries and documents: the one home of this pair.
+RETRIEVAL_TYPES = ("Retrieval", "Reranking")
