@@ -21,7 +21,9 @@ import pandas as pd
 
 from mote_lib.atomic import write_text_atomic
 from mote_lib.cli import report_command
+from mote_lib.lab import records
 from mote_lib.lab.experiments import results_dir
+from mote_lib.lab.records import BASE_GAP, RUNS
 
 PROFILE = "reference"
 TASK_TYPES = ("Classification", "Clustering", "PairClassification", "Reranking", "Retrieval", "STS")
@@ -29,21 +31,29 @@ TASK_TYPES = ("Classification", "Clustering", "PairClassification", "Reranking",
 
 @dataclass(frozen=True)
 class ArmSpec:
+    """One arm: its name, what changed, and the runner entry that holds its scores (``results/<profile>/<group>/<entry>/``)."""
+
     name: str
     what: str
-    folder: tuple[str, str]  # (profile, path under results/<profile>/)
+    profile: str
+    group: str  # records.RUNS or records.BASE_GAP
+    entry: str
+
+    def scores(self) -> pd.DataFrame | None:
+        """The arm's ``scores.csv`` (None until its entry has one)."""
+        return records.read_entry_table(self.profile, self.entry, "scores.csv", self.group)
 
 
 ARMS = (
-    ArmSpec("base", "all-MiniLM-L6-v2 as shipped, no instruction", (PROFILE, "runs/base")),
-    ArmSpec("base + instructions", "the same weights, IC's instructions prepended (no training)", (PROFILE, "base_gap/base-ic")),
-    ArmSpec("IC, 60 steps", "IC seed 0 at a third of the training (the pilot's short arm)", ("pilot", "runs/ic-s0")),
-    ArmSpec("IC, 180 steps", "IC seed 0: the reference run (lr 5e-5, all three training tasks)", (PROFILE, "runs/ic-s0")),
-    ArmSpec("IC seed 1", "IC seed 1: the same as above with another seed (the noise yardstick)", (PROFILE, "runs/ic-s1")),
-    ArmSpec("EM, 180 steps", "EM seed 0: the reference run without instructions", (PROFILE, "runs/em-s0")),
-    ArmSpec("IC, lr 1e-5", "IC seed 0 with a 5x smaller learning rate", (PROFILE, "base_gap/ic-lr1e-5-s0")),
+    ArmSpec("base", "all-MiniLM-L6-v2 as shipped, no instruction", PROFILE, RUNS, "base"),
+    ArmSpec("base + instructions", "the same weights, IC's instructions prepended (no training)", PROFILE, BASE_GAP, "base-ic"),
+    ArmSpec("IC, 60 steps", "IC seed 0 at a third of the training (the pilot's short arm)", "pilot", RUNS, "ic-s0"),
+    ArmSpec("IC, 180 steps", "IC seed 0: the reference run (lr 5e-5, all three training tasks)", PROFILE, RUNS, "ic-s0"),
+    ArmSpec("IC seed 1", "IC seed 1: the same as above with another seed (the noise yardstick)", PROFILE, RUNS, "ic-s1"),
+    ArmSpec("EM, 180 steps", "EM seed 0: the reference run without instructions", PROFILE, RUNS, "em-s0"),
+    ArmSpec("IC, lr 1e-5", "IC seed 0 with a 5x smaller learning rate", PROFILE, BASE_GAP, "ic-lr1e-5-s0"),
     ArmSpec("IC, retrieval only", "IC seed 0 trained on the retrieval task alone (no label-based pairs)",
-            (PROFILE, "base_gap/ic-retrieval-only-s0")),
+            PROFILE, BASE_GAP, "ic-retrieval-only-s0"),
 )
 
 
@@ -51,10 +61,9 @@ def arm_scores() -> pd.DataFrame:
     """One row per arm that has scores: the mean per task type and over all datasets (each weighs the same)."""
     rows = []
     for spec in ARMS:
-        path = results_dir(spec.folder[0]) / spec.folder[1] / "scores.csv"
-        if not path.is_file():
+        scores = spec.scores()
+        if scores is None:
             continue
-        scores = pd.read_csv(path)
         if "error" in scores:
             scores = scores[scores["error"].isna()]
         per_task = scores.groupby(["task_type", "task"])["score"].mean()
@@ -120,9 +129,9 @@ def per_dataset(table_arms=("base", "IC, 180 steps", "EM, 180 steps", "IC, lr 1e
     """Per dataset, the score of a few arms (the detail behind the averages)."""
     columns = {}
     for spec in ARMS:
-        path = results_dir(spec.folder[0]) / spec.folder[1] / "scores.csv"
-        if spec.name in table_arms and path.is_file():
-            columns[spec.name] = pd.read_csv(path).groupby(["task_type", "task"])["score"].mean()
+        scores = spec.scores() if spec.name in table_arms else None
+        if scores is not None:
+            columns[spec.name] = scores.groupby(["task_type", "task"])["score"].mean()
     return pd.DataFrame(columns)
 
 

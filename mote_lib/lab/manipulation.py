@@ -27,30 +27,24 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from mote_lib.lab.experiments import results_dir
+from mote_lib.lab import records
 from mote_lib.lab.weight_sketch import sketch_distance
 
 ROUTINGS = ("right", "none", "wrong")
 
 
-def _runs(profile: str, label: str, name: str) -> list:
-    return sorted((results_dir(profile) / "runs").glob(f"{label}-s*/{name}"),
-                  key=lambda p: int(p.parent.name.rsplit("-s", 1)[1]))
-
-
 def expert_distances(profile: str) -> pd.DataFrame:
     """Per MoTE layer: the mean relative distance between its experts, over expert pairs and seeds (columns layer, value, seeds)."""
-    frames = [pd.read_csv(path) for path in _runs(profile, "mote", "expert_movement.csv")]
-    if not frames:
+    table = records.read_tables(profile, "expert_movement.csv", label="mote")
+    if table is None:
         return pd.DataFrame(columns=["layer", "value", "seeds"])
-    table = pd.concat(frames)
     table = table[(table["measure"] == "relative_distance") & table["mote_layer"]]
     return table.groupby("layer").agg(value=("value", "mean"), seeds=("seed", "nunique")).reset_index()
 
 
 def ic_seed_distances(profile: str) -> pd.DataFrame:
     """Per layer: the relative distance between two IC seeds' MLP blocks, mean over seed pairs (columns layer, value, pairs)."""
-    sketches = [np.load(path) for path in _runs(profile, "ic", "weight_sketch.npz")]
+    sketches = [np.load(path) for path in records.entry_paths(profile, "weight_sketch.npz", label="ic")]
     rows = []
     for a, b in combinations(sketches, 2):
         for i, layer in enumerate(a["layer"]):
@@ -86,10 +80,9 @@ def separation_sentence(table: pd.DataFrame) -> str:
 
 def route_ablation(profile: str) -> pd.DataFrame:
     """Per MoTE seed and task type: the mean score over datasets under each routing, and right minus the others."""
-    frames = [pd.read_csv(path) for path in _runs(profile, "mote", "route_ablation.csv")]
-    if not frames:
+    table = records.read_tables(profile, "route_ablation.csv", label="mote")
+    if table is None:
         return pd.DataFrame(columns=["seed", "task_type", *ROUTINGS, "right - none", "right - wrong"])
-    table = pd.concat(frames)
     if "error" in table:
         table = table[table["error"].isna()]
     means = table.groupby(["seed", "task_type", "routing"])["score"].mean().unstack("routing").reset_index()
@@ -113,7 +106,7 @@ def route_sentence(table: pd.DataFrame) -> str:
 def lines(profile: str) -> list[str]:
     """The "Manipulation checks" section of ``claims.md`` (none for a profile the runner has not run:
     the notebooks keep no weight sketches or route ablations)."""
-    if not (results_dir(profile) / "runs").is_dir():
+    if not records.group_dir(profile).is_dir():
         return []
     sep = separation(profile)
     out = ["## Manipulation checks (descriptive, pre-registered checks 3 and 4)", "",

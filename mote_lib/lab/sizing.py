@@ -24,7 +24,6 @@ guide, and is recomputed as seeds land (the report says on how many it rests).
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ import pandas as pd
 from mote_lib import verdicts
 from mote_lib.atomic import write_text_atomic
 from mote_lib.cli import report_command
-from mote_lib.lab import claims
+from mote_lib.lab import claims, records
 from mote_lib.lab.experiments import results_dir
 from mote_lib.profiles import get_profile
 
@@ -77,9 +76,7 @@ def run_costs(profile: str = "reference", threads: int = THREADS) -> pd.DataFram
     Columns: entry, label, machine, threads, steps, seconds_per_step, evaluation_seconds, other_seconds.
     """
     rows = []
-    for done_path in sorted((results_dir(profile) / "runs").glob("*/done.json")):
-        record = json.loads((done_path.parent / "run.json").read_text())
-        done = json.loads(done_path.read_text())
+    for record, done in records.finished_records(profile):
         if not record.get("steps") or record["threads"] != threads or done["threads"] != threads:
             continue  # the base model (no training), or a run whose threads differ from the estimate's
         seconds = done["seconds"]

@@ -13,7 +13,6 @@ comparison), then the ``cpu`` profile's notebooks, each with the machine its num
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pandas as pd
 
 from mote_lib.atomic import write_text_atomic
 from mote_lib.cli import report_command
-from mote_lib.lab import claims, runner
+from mote_lib.lab import claims, records, runner
 from mote_lib.lab.experiments import results_dir
 from mote_lib.machine import instruction_set
 from mote_lib.paths import PROJECT_ROOT
@@ -35,8 +34,7 @@ FIGURE = f"figures/{REFERENCE}/claims.png"
 def _machines(profile: str) -> str:
     """The machines and thread counts the profile's finished runs were computed on."""
     seen = set()
-    for path in sorted((results_dir(profile) / "runs").glob("*/run.json")):
-        record = json.loads(path.read_text())
+    for record in records.run_records(profile):
         machine = record["machine"]
         seen.add(f"{machine['cpu']} ({machine['cores']} cores, {instruction_set(machine)}), {record['threads']} thread(s)")
     return "; ".join(sorted(seen)) or "none yet"
