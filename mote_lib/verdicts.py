@@ -9,8 +9,9 @@ classification accuracy). The pre-registered analysis of one comparison:
   a t interval whose standard error adds the seed-to-seed and the query-to-query variance, a p-value
   and the minimum detectable effect (MDE, 80% power at 5% two-sided);
 * ``directional_verdict`` checks a paper's claimed gain ("supported", "supported, smaller than
-  reported", "contradicted", "inconclusive", with the seeds a decision would take), and
-  ``equivalence_verdict`` a claim of no difference (TOST: it can fail);
+  reported", "contradicted", "inconclusive", with the seeds a decision would take),
+  ``direction_only_verdict`` a claim that gives a direction but no magnitude, and
+  ``equivalence_verdict`` a claim of no difference (TOST: it can fail; ``tost_p_value`` its p);
 * ``gain_ratio``, ``sign_flip_test`` (trained models on one dataset's queries) and
   ``simulate_null_verdicts`` (the false-verdict rate of the whole procedure) complete it.
 
@@ -526,3 +527,64 @@ def _array_moments(x: np.ndarray):
     else:
         var_query = np.zeros_like(var_seed)
     return per_seed.mean(axis=-1), var_seed, var_query, n_seeds - 1, n_datasets * (n_queries - 1)
+
+
+# ----------------------------------------------------------------------------- claims of direction only, equivalence p
+
+
+def direction_only_verdict(est: Estimate, direction: int) -> Verdict:
+    """A claim that gives a direction but no magnitude: the interval's sign alone decides.
+
+    Never "supported, smaller than reported" (there is nothing to be smaller than). When the
+    interval contains 0, ``seeds_needed`` is the number of seed pairs that would give 80% power for
+    the effect we observe (None when it is 0 or out of reach): a rough guide, optimistic when the
+    observed effect is itself inflated by noise.
+
+    Example:
+        >>> est = Estimate(effect=-0.75, se=0.2, se_seed=0.2, se_query=0.0, df=4.0, ci_low=-1.31,
+        ...                ci_high=-0.19, p_value=0.02, mde=0.8, n_seeds=5, n_datasets=3, n_queries=3,
+        ...                seed_variance_estimated=True, df_query=0.0)
+        >>> direction_only_verdict(est, -1).label, direction_only_verdict(est, +1).label
+        ('supported', 'contradicted')
+    """
+    if not est.seed_variance_estimated:
+        return Verdict(INCONCLUSIVE, f"{est.n_seeds} seed: no seed-to-seed variance", None)
+    interval = f"95% CI [{est.ci_low:+.2f}, {est.ci_high:+.2f}]"
+    near, far = sorted((direction * est.ci_low, direction * est.ci_high))
+    if near > 0:
+        return Verdict(SUPPORTED, f"{interval} excludes 0 in the paper's direction (the paper gives no magnitude)")
+    if far < 0:
+        return Verdict(CONTRADICTED, f"{interval} excludes 0 against the paper's direction")
+    observed = abs(est.effect)
+    needed = seeds_needed(est, observed) if observed > 0 else None
+    if needed:
+        target = f"about {needed} seed pairs would give 80% power for the observed |effect| {observed:.2f}"
+    elif observed > 0 and query_only_mde(est) > observed:
+        target = f"query noise alone keeps the MDE above the observed |effect| {observed:.2f}: more queries are needed, not seeds"
+    else:
+        target = f"not even {MAX_SEEDS} seed pairs would give 80% power for the observed |effect| {observed:.2f}"
+    return Verdict(INCONCLUSIVE, f"{interval} includes 0; the paper gives only a direction: {target}", needed)
+
+
+def query_only_mde(est: Estimate) -> float:
+    """The MDE with infinitely many seed pairs: what the query sampling alone allows."""
+    if est.se_query == 0 or not math.isfinite(est.se_query):
+        return 0.0
+    quantiles = stats.t.ppf(0.5 + est.confidence / 2, est.df_query) + stats.t.ppf(est.power, est.df_query)
+    return float(quantiles * est.se_query)
+
+
+def tost_p_value(paired: pd.DataFrame, margin: float) -> float:
+    """The p-value of the two one-sided tests of |a - b| < margin (the larger of the two), by shifting b.
+
+    ``estimate`` of a - (b ∓ margin) has the same variance and an effect moved by ±margin, so its
+    two-sided p halves into the one-sided p of each bound. NaN with one seed pair.
+    """
+    one_sided = []
+    for shift, side in ((-margin, +1), (+margin, -1)):  # H0: effect <= -margin, then H0: effect >= +margin
+        est = estimate(paired.assign(b=paired["b"] + shift))
+        if not est.seed_variance_estimated:
+            return math.nan
+        beyond = side * est.effect > 0  # on the side that rejects this bound's null
+        one_sided.append(est.p_value / 2 if beyond else 1 - est.p_value / 2)
+    return max(one_sided)
