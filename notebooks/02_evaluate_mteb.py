@@ -61,7 +61,7 @@ pd.set_option("display.precision", 2)
 # affected.
 
 # %%
-table = experiments.evaluate(labels, profile, show_progress=True)  # a bar over the tasks per model
+table = experiments.evaluate_labels(labels, profile, show_progress=True)  # a bar over the tasks per model
 assert table["error"].isna().all(), table.loc[table["error"].notna(), ["model", "task", "error"]]
 experiments.write_result(table.drop(columns=["result_file"]), "offline_suite", profile)
 experiments.write_result(per_query_scores(table), "per_query", profile)
@@ -106,7 +106,7 @@ display(timing.round(3))
 # %%
 if plan.hub_suites and experiments.hub_reachable():
     for suite in plan.hub_suites:
-        real = experiments.evaluate(list(experiments.MAIN_MODELS), profile, suite=suite, show_progress=True)
+        real = experiments.evaluate_labels(list(experiments.MAIN_MODELS), profile, suite=suite, show_progress=True)
         experiments.write_result(real.drop(columns=["result_file"]), f"mteb_{suite}", profile)
         display(summary_table(real))
 else:

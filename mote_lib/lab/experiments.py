@@ -86,8 +86,8 @@ def train_config(label: str, profile: str, seed: int = 0):
     raise ValueError(f"unknown model label {label!r}; valid: {sorted(MODELS)} or ic-<N>l / mote-<N>l")
 
 
-def run_folder(label: str, profile: str, seed: int = 0, show_progress: bool = False) -> Path:
-    """The finished training run of ``label`` (trained now if it is not cached)."""
+def trained_run_folder(label: str, profile: str, seed: int = 0, show_progress: bool = False) -> Path:
+    """The folder of the finished training run of ``label``: trained now if it is not cached."""
     from mote_lib.lab.runs import trained_model
 
     return trained_model(train_config(label, profile, seed), show_progress=show_progress)
@@ -97,7 +97,7 @@ def load_model(label: str, profile: str, seed: int = 0):
     """The trained ``MoTEModel`` of ``label`` (trained now if needed), in eval mode."""
     from mote_lib.model import MoTEModel
 
-    return MoTEModel.from_pretrained(run_folder(label, profile, seed) / "model")
+    return MoTEModel.from_pretrained(trained_run_folder(label, profile, seed) / "model")
 
 
 def train_models(labels: list[str], profile: str, show_progress: bool = False):
@@ -112,7 +112,7 @@ def train_models(labels: list[str], profile: str, show_progress: bool = False):
     rows = []
     for label in labels:
         for seed in get_profile(profile).seeds:
-            folder = run_folder(label, profile, seed, show_progress)
+            folder = trained_run_folder(label, profile, seed, show_progress)
             summary = json.loads((folder / "summary.json").read_text())
             rows.append({"model": label, "seed": seed, "run": folder.name, "steps": summary["steps"],
                          "train_seconds": summary["train_seconds"],
@@ -133,7 +133,7 @@ def training_curves(labels: list[str], profile: str, window: int = 10):
     frames = []
     for label in labels:
         for seed in get_profile(profile).seeds:
-            folder = run_folder(label, profile, seed)
+            folder = trained_run_folder(label, profile, seed)
             records = [json.loads(line) for line in (folder / "train_log.jsonl").read_text().splitlines() if line]
             rows = [{"model": label, "seed": seed, "step": r["step"], "task": task, "loss": loss}
                     for r in records for task, loss in r["task_loss"].items()]
@@ -160,7 +160,7 @@ def eval_data_root(profile: str) -> Path | None:
     return root
 
 
-def evaluate(labels: list[str], profile: str, suite: str = "offline", show_progress: bool = False):
+def evaluate_labels(labels: list[str], profile: str, suite: str = "offline", show_progress: bool = False):
     """Evaluate every label and seed of the profile (reusing stored results); one tidy table.
 
     The ``model`` column holds the label, ``seed`` the training seed; see
@@ -171,7 +171,7 @@ def evaluate(labels: list[str], profile: str, suite: str = "offline", show_progr
     from mote_lib.evaluate import evaluate_models
 
     root = eval_data_root(profile) if suite == "offline" else None
-    tables = [evaluate_models({label: run_folder(label, profile, seed)}, suite, data_root=root,
+    tables = [evaluate_models({label: trained_run_folder(label, profile, seed)}, suite, data_root=root,
                               show_progress=show_progress)
               for seed in get_profile(profile).seeds for label in labels]
     return pd.concat(tables, ignore_index=True)

@@ -69,19 +69,3 @@ def trained_model(config, root: str | Path | None = None, show_progress: bool = 
 def _finished(folder: Path) -> bool:
     return (folder / "summary.json").is_file() and (folder / "model" / "model.safetensors").is_file()
 
-
-def write_run_model_card(folder: str | Path, evaluation=None) -> Path:
-    """(Re)write ``folder/model/README.md`` with the run's training settings and summary (and an evaluation table)."""
-    from mote_lib.model import MoTEModel
-    from mote_lib.model_card import read_training_record, write_model_card
-
-    folder = Path(folder)
-    model = MoTEModel.from_pretrained(folder / "model")
-    return write_model_card(model, folder / "model" / "README.md", training=read_training_record(folder), evaluation=evaluation)
-
-
-def load_trained(config, root: str | Path | None = None, show_progress: bool = True):
-    """The ``MoTEModel`` trained with ``config`` (trained first if needed)."""
-    from mote_lib.model import MoTEModel
-
-    return MoTEModel.from_pretrained(trained_model(config, root, show_progress) / "model")

@@ -69,7 +69,7 @@ def test_small_profiles_evaluate_a_cached_sample_and_gpu_the_shipped_suite(tmp_p
 def test_training_curves_read_every_runs_log(tmp_path, monkeypatch):
     log = [{"step": s, "task_loss": {"retrieval": 2.0 - s / 10} if s % 2 else {"clustering": 3.0}} for s in range(1, 7)]
     (tmp_path / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
-    monkeypatch.setattr(experiments, "run_folder", lambda label, profile, seed=0, show_progress=False: tmp_path)
+    monkeypatch.setattr(experiments, "trained_run_folder", lambda label, profile, seed=0, show_progress=False: tmp_path)
     curves = experiments.training_curves(["mote"], "smoke", window=2)
     retrieval = curves[curves.task == "retrieval"]
     assert retrieval["step"].tolist() == [1, 3, 5]
