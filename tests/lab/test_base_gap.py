@@ -6,29 +6,22 @@ import pandas as pd
 import pytest
 
 from mote_lib.lab import base_gap
+from mote_lib.lab.records import BASE_GAP
 
 DATASETS = [("Retrieval", "R1"), ("Retrieval", "R2"), ("STS", "S1"), ("Clustering", "C1")]
 
 
-def write_scores(root, folder, scores):
-    path = root / folder / "scores.csv"
-    path.parent.mkdir(parents=True)
+def write_scores(folder, scores):
     pd.DataFrame([{"task_type": t, "task": d, "score": s, "error": None} for (t, d), s in zip(DATASETS, scores)]).to_csv(
-        path, index=False)
+        folder / "scores.csv", index=False)
 
 
-@pytest.fixture
-def results(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
-    return tmp_path
-
-
-def test_findings_measure_each_factor_against_the_seed_noise(results):
-    write_scores(results, "reference/runs/base", [80, 80, 50, 40])  # average 62.5
-    write_scores(results, "reference/runs/ic-s0", [78, 78, 40, 42])  # 59.5: 3 points below the base
-    write_scores(results, "reference/runs/ic-s1", [78.5, 77.5, 40.5, 41.5])  # differences -0.5, +0.5, -0.5, +0.5
-    write_scores(results, "reference/base_gap/ic-lr1e-5-s0", [79, 79, 48, 41])  # 61.75: +2.25
-    write_scores(results, "reference/base_gap/base-ic", [80, 80, 50.2, 40])  # +0.05: within noise
+def test_findings_measure_each_factor_against_the_seed_noise(entry_folder):
+    write_scores(entry_folder("reference", "base"), [80, 80, 50, 40])  # average 62.5
+    write_scores(entry_folder("reference", "ic-s0"), [78, 78, 40, 42])  # 59.5: 3 points below the base
+    write_scores(entry_folder("reference", "ic-s1"), [78.5, 77.5, 40.5, 41.5])  # differences -0.5, +0.5, -0.5, +0.5
+    write_scores(entry_folder("reference", "ic-lr1e-5-s0", BASE_GAP), [79, 79, 48, 41])  # 61.75: +2.25
+    write_scores(entry_folder("reference", "base-ic", BASE_GAP), [80, 80, 50.2, 40])  # +0.05: within noise
     table = base_gap.arm_scores()
     assert table["arm"].tolist() == ["base", "base + instructions", "IC, 180 steps", "IC seed 1", "IC, lr 1e-5"]
     assert table.set_index("arm").loc["IC, 180 steps", "all"] == pytest.approx(59.5)
@@ -39,8 +32,8 @@ def test_findings_measure_each_factor_against_the_seed_noise(results):
     assert "the instructions alone, without training, move the average by +0.05 (within noise)." in text
 
 
-def test_the_report_lists_the_arms_not_run_yet(results):
-    write_scores(results, "reference/runs/base", [80, 80, 50, 40])
+def test_the_report_lists_the_arms_not_run_yet(entry_folder):
+    write_scores(entry_folder("reference", "base"), [80, 80, 50, 40])
     text = base_gap.report()
     assert "Not run yet: base + instructions, IC, 60 steps" in text
     assert "Not yet measurable: needs the base model and IC seed 0" in text

@@ -106,12 +106,6 @@ def write_notebook_layout(root, tables):
     seed0.assign(pair=seed0.task_a + " / " + seed0.task_b).to_csv(folder / "inter_task_cosines.csv", index=False)
 
 
-@pytest.fixture
-def results(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
-    return tmp_path
-
-
 def by_claim(table):
     return table.set_index("claim")
 
@@ -340,12 +334,9 @@ def test_the_table_keeps_the_columns_notebook_09_reads(results):
     assert table.verdict.value_counts().sum() == len(table)
 
 
-def test_caveats_mark_verdicts_provisional_before_the_aa_check_and_name_a_failed_manipulation_check(tmp_path, monkeypatch):
-    import pandas as pd
+def test_caveats_mark_verdicts_provisional_before_the_aa_check_and_name_a_failed_manipulation_check(results, monkeypatch):
+    from mote_lib.lab import manipulation
 
-    from mote_lib.lab import claims, manipulation
-
-    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
     decided = pd.DataFrame({"kind": [claims.PRIMARY, claims.AA_CHECK], "verdict": [claims.SUPPORTED, claims.NOT_MEASURED]})
     monkeypatch.setattr(manipulation, "separation", lambda profile: pd.DataFrame({"ratio": [0.8, 0.9]}))
     text = "\n".join(claims.caveat_lines("reference", decided))

@@ -36,7 +36,7 @@ def test_analysis_texts_are_a_fixed_sample_of_distinct_texts():
     assert texts == experiments.analysis_texts(40) and len(set(texts)) == 40
     assert experiments.analysis_texts(40, seed=1) != texts
     assert experiments.analysis_texts(10) == texts[:10]  # round robin over tasks: a prefix of a larger sample
-    with pytest.raises(ValueError, match="distinct texts; asked for"):
+    with pytest.raises(ValueError):  # more distinct texts than the suite holds
         experiments.analysis_texts(10**7)
 
 

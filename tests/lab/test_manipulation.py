@@ -15,9 +15,8 @@ INITIAL_NORM = 10.0
 
 
 @pytest.fixture
-def runs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
-    folder = tmp_path / "reference" / "runs"
+def runs(results):
+    folder = results / "reference" / "runs"
     folder.mkdir(parents=True)
     return folder
 
@@ -88,6 +87,5 @@ def test_the_section_says_what_is_missing_before_any_run(runs):
     assert text.count("Not yet measurable") == 2
 
 
-def test_a_profile_without_runner_results_has_no_section(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
+def test_a_profile_without_runner_results_has_no_section(results):
     assert manipulation.lines("cpu") == []

@@ -14,10 +14,9 @@ TASKS = ("FaqRetrieval", "DebianPackageRetrieval", "WikipediaSectionRetrieval")
 MACHINE = {"cpu": "AMD EPYC", "cores": 2, "avx2": True, "avx512f": False, "avx512_bf16": False}
 
 
-def write_entry(root, profile, label, seed, effect, rng, seconds_per_step=3.0, threads=2, steps=180):
+def write_entry(entry_folder, profile, label, seed, effect, rng, seconds_per_step=3.0, threads=2, steps=180):
     """One runner entry: per-query retrieval scores (MoTE = IC + effect + noise), scores, run.json, done.json."""
-    folder = root / profile / "runs" / f"{label}-s{seed}"
-    folder.mkdir(parents=True)
+    folder = entry_folder(profile, f"{label}-s{seed}")
     rows, per_query = [], []
     for task in TASKS:
         base = np.linspace(40, 90, 50)
@@ -34,17 +33,10 @@ def write_entry(root, profile, label, seed, effect, rng, seconds_per_step=3.0, t
         "train": seconds_per_step * steps, "scores.csv": 200.0, "inter_task_cosines.csv": 20.0}}))
 
 
-@pytest.fixture
-def results(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
-    monkeypatch.setenv("MOTE_FIGURES", str(tmp_path / "figures"))
-    return tmp_path
-
-
-def test_one_seed_pair_cannot_size_anything(results):
+def test_one_seed_pair_cannot_size_anything(entry_folder):
     rng = np.random.default_rng(0)
     for label in ("ic", "mote"):
-        write_entry(results, "reference", label, 0, 1.5, rng)
+        write_entry(entry_folder, "reference", label, 0, 1.5, rng)
     long_arm = sizing.arm("reference")
     assert long_arm.estimate.n_seeds == 1 and not long_arm.estimate.seed_variance_estimated
     table = sizing.projection(long_arm.estimate, 1.0)
@@ -52,12 +44,12 @@ def test_one_seed_pair_cannot_size_anything(results):
     assert sizing.decision(table).startswith("not yet decidable")
 
 
-def test_two_seed_pairs_give_a_projection_that_shrinks_with_seeds_and_a_decision(results):
+def test_two_seed_pairs_give_a_projection_that_shrinks_with_seeds_and_a_decision(entry_folder):
     rng = np.random.default_rng(1)
     for seed, effect in ((0, 1.0), (1, 2.0)):
         for label in ("ic", "mote"):
-            write_entry(results, "reference", label, seed, effect, rng)
-    write_entry(results, "reference", "em", 0, 0.0, rng, threads=1)  # another thread count: not in the costs
+            write_entry(entry_folder, "reference", label, seed, effect, rng)
+    write_entry(entry_folder, "reference", "em", 0, 0.0, rng, threads=1)  # another thread count: not in the costs
     long_arm = sizing.arm("reference")
     assert long_arm.estimate.n_seeds == 2 and list(long_arm.per_seed.index) == [0, 1]
     assert long_arm.per_seed.iloc[1] > long_arm.per_seed.iloc[0]
@@ -74,12 +66,12 @@ def test_two_seed_pairs_give_a_projection_that_shrinks_with_seeds_and_a_decision
     assert "does not fit" in over and "run the floor (3 seeds" in over and "no number of seeds up to 12" in over
 
 
-def test_write_sizing_writes_the_report_the_table_and_the_figure(results):
+def test_write_sizing_writes_the_report_the_table_and_the_figure(results, entry_folder):
     rng = np.random.default_rng(2)
     for profile, steps in (("reference", 180), ("pilot", 60)):
         for seed in (0, 1):
             for label in ("ic", "mote"):
-                write_entry(results, profile, label, seed, 1.0 + seed, rng, steps=steps)
+                write_entry(entry_folder, profile, label, seed, 1.0 + seed, rng, steps=steps)
     paths = sizing.write_sizing()
     names = sorted(p.name for p in paths)
     assert names == ["pilot_sizing.pdf", "pilot_sizing.png", "sizing.csv", "sizing.md"]

@@ -22,6 +22,5 @@ def test_replacing_the_block_keeps_the_rest_and_names_missing_markers():
         status.replace_block("# T\n", "x")
 
 
-def test_without_results_the_block_says_nothing_has_run(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
+def test_without_results_the_block_says_nothing_has_run(results):
     assert "has not produced a result yet" in status.status_block()
