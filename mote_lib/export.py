@@ -56,15 +56,8 @@ import tempfile
 from pathlib import Path
 
 from mote_lib.atomic import atomic_directory
-from mote_lib.model import (
-    ATTENTION_BLOCKS,
-    MoTEConfig,
-    MoTEModel,
-    MPNetPositionBias,
-    _dense_expert,
-    check_tasks,
-    save_tokenizer,
-)
+from mote_lib.model import ATTENTION_BLOCKS, MoTEConfig, MoTEModel, MPNetPositionBias, check_tasks, save_tokenizer
+from mote_lib.model.modeling import _dense_expert
 from mote_lib.model_card import ExportedFolder, write_model_card
 from mote_lib.names import TYPE_TO_TASK
 

@@ -1,6 +1,7 @@
 """The MoTE encoder: a BERT-family encoder whose feed-forward blocks become one expert per task.
 
-One file, one config, no framework magic (in the spirit of nanoGPT's model.py). The encoder keeps
+One file for the network, one config, no framework magic (in the spirit of nanoGPT's model.py); the
+helpers of ``encode`` are in ``mote_lib.model.encoding``, saved folders in ``mote_lib.model.folder``. The encoder keeps
 the pre-trained model's embeddings and self-attention (shared by all tasks) and rebuilds every
 layer's feed-forward part as a bank of experts:
 
@@ -31,12 +32,9 @@ Example:
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import logging
 import os
-import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +42,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mote_lib.atomic import REPLACED_MARK, atomic_directory
+from mote_lib.model.encoding import (
+    ON_TRUNCATION,
+    _per_text_tasks,
+    batches,
+    check_finite_embeddings,
+    check_tasks,
+    check_texts,
+    mean_pool,
+    padding_order,
+    truncation_message,
+)
+from mote_lib.model.folder import check_layout, read_model_folder, save_model_folder, write_model_files
 from mote_lib.names import VARIANTS
 
 DEFAULT_INSTRUCTIONS = {
@@ -53,7 +62,6 @@ DEFAULT_INSTRUCTIONS = {
     "classification": "classification: ",
     "clustering": "clustering: ",
 }
-ON_TRUNCATION = ("warn", "raise", "ignore")
 
 logger = logging.getLogger(__name__)
 
@@ -347,40 +355,17 @@ class MoTEModel(nn.Module):
 
         The folder is written under a temporary name and renamed at the end, so an interrupted
         save (a kill, a full disk) never leaves a half-written model where a complete one is
-        expected. A folder that is not empty is replaced only with ``overwrite=True``.
+        expected. A folder that is not empty is replaced only with ``overwrite=True``
+        (``mote_lib.model.folder``).
         """
-        from safetensors import SafetensorError
-
-        directory = Path(directory)
-        _check_writable(directory, overwrite)
-        try:
-            with atomic_directory(directory) as tmp:
-                self.write_files(tmp)
-        except (OSError, SafetensorError) as err:
-            raise OSError(f"could not save the model to {directory} ({_first_line(err)}); nothing there was changed: "
-                          "free disk space (or fix the cause) and save again") from err
-        return directory
+        return save_model_folder(self, Path(directory), overwrite)
 
     def write_files(self, folder: Path) -> None:
         """Write the model's files into an existing ``folder`` (not atomic: ``save_pretrained`` is).
 
         ``config.json`` records the sha256 of ``model.safetensors``, which ``from_pretrained`` checks.
         """
-        from safetensors.torch import save_file
-
-        from mote_lib.model_card import write_model_card
-
-        state = {name: tensor.detach().contiguous().cpu() for name, tensor in self.state_dict().items()}
-        bad = _non_finite(state)
-        if bad:  # from_pretrained would refuse it: never let such a save replace a good model
-            raise ValueError(f"the model holds NaN or inf in {_some(bad)}; not saved: retrain, or load a good copy")
-        weights = folder / "model.safetensors"
-        save_file(state, str(weights), metadata={"format": "pt"})
-        config = {"mote": asdict(self.config), "backbone": self.backbone_config.to_dict(), "mote_lib_version": _version(),
-                  "weights_sha256": file_sha256(weights)}
-        (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-        save_tokenizer(self.tokenizer, folder, self.config.max_seq_length)
-        write_model_card(self, folder / "README.md")
+        write_model_files(self, folder)
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike) -> MoTEModel:
@@ -393,11 +378,9 @@ class MoTEModel(nn.Module):
         load with a warning.
         """
         directory = Path(directory)
-        saved = _read_model_config(directory)
-        config, backbone_config = _configs(directory / "config.json", saved)
-        state = _read_weights(directory / "model.safetensors", saved.get("weights_sha256"))
-        model = cls.from_backbone_config(config, backbone_config, _read_tokenizer(directory, config))
-        _check_layout(directory / "model.safetensors", model, state)
+        config, backbone_config, state, tokenizer = read_model_folder(directory, MoTEConfig)
+        model = cls.from_backbone_config(config, backbone_config, tokenizer)
+        check_layout(directory / "model.safetensors", model, state)
         model.load_state_dict(state)
         return model.eval()
 
@@ -540,7 +523,7 @@ class MoTEModel(nn.Module):
             self.to(device)
         ids, cut = self.tokenize_unpadded(texts, tasks)
         if cut and on_truncation == "raise":  # before any work
-            raise ValueError(_truncation_message(cut, len(texts), self.config.max_seq_length, raised=True))
+            raise ValueError(truncation_message(cut, len(texts), self.config.max_seq_length, raised=True))
         expert_ids = self.expert_ids(tasks) if self.config.routing == "sequence" else None
         order = padding_order([len(row) for row in ids])
         chunks = list(batches(order, batch_size))
@@ -562,7 +545,7 @@ class MoTEModel(nn.Module):
         finally:
             self.train(was_training)
         if cut and on_truncation == "warn":
-            logger.warning(_truncation_message(cut, len(texts), self.config.max_seq_length, raised=False))
+            logger.warning(truncation_message(cut, len(texts), self.config.max_seq_length, raised=False))
         if callable(on_truncation):  # e.g. the evaluation's count of cut texts per task
             on_truncation(sorted(cut))
         check_finite_embeddings(out)
@@ -600,291 +583,3 @@ def _truncate(backbone: nn.Module, n: int) -> None:
         raise ValueError(f"base_layers={n}: the base model has {depth} layers; choose 1..{depth}")
     backbone.encoder.layer = backbone.encoder.layer[:n]
     backbone.config.num_hidden_layers = n
-
-
-def batches(items, size: int):
-    """Consecutive slices of ``items`` of at most ``size`` (the last may be shorter).
-
-    Example:
-        >>> list(batches([1, 2, 3, 4, 5], 2))
-        [[1, 2], [3, 4], [5]]
-    """
-    if size < 1:
-        raise ValueError(f"batch size must be at least 1, got {size}")
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def padding_order(lengths: list[int]) -> list[int]:
-    """Indices in the order to batch them so that batches pad little: longest first, ties in input order.
-
-    ``encode`` sorts by tokens (after truncation), where sentence-transformers sorts by characters:
-    on the bench's 256 texts at batch 32 that cuts padding from 24% of the computed tokens to 13%
-    (``python bench/bench_suite.py --only encode``, ``padding_share``). Tasks are not grouped: a
-    mixed MoTE batch splits by expert at little cost, while grouping by expert would pad each
-    group's own longest batch.
-
-    Example:
-        >>> padding_order([3, 9, 5])
-        [1, 2, 0]
-    """
-    return sorted(range(len(lengths)), key=lambda i: -lengths[i])
-
-
-def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor, normalize: bool = True) -> torch.Tensor:
-    """Average the token vectors of each input over its real (non-padding) tokens."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-    return F.normalize(pooled, dim=-1) if normalize else pooled
-
-
-def check_texts(texts: list, allow_empty: bool = False) -> None:
-    """Raise, naming the index, for a text that is not a string, or empty or whitespace-only (unless ``allow_empty``)."""
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
-        if not allow_empty and not text.strip():
-            raise ValueError(f"texts[{i}] is {'empty' if not text else 'whitespace only'}: its embedding would be the "
-                             "instruction's alone; drop it, or pass allow_empty=True")
-
-
-def check_finite_embeddings(embeddings: torch.Tensor) -> None:
-    """Raise, naming the texts, if an embedding (a row) holds NaN or inf."""
-    bad = (~torch.isfinite(embeddings).all(dim=1)).nonzero(as_tuple=True)[0].tolist()
-    if bad:
-        raise FloatingPointError(f"encode: the embeddings of {_some_texts(bad)} hold NaN or inf ({len(bad)} of "
-                                 f"{len(embeddings)}): the model overflows (encode in float32) or its weights are damaged")
-
-
-def _truncation_message(cut: list[int], total: int, max_length: int, raised: bool) -> str:
-    if raised:
-        return (f"{_some_texts(cut)} are longer than max_seq_length={max_length} tokens (instruction included): "
-                "shorten them, raise config.max_seq_length, or pass on_truncation='warn' to embed their beginning")
-    return (f"encode: {len(cut)} of {total} texts were longer than max_seq_length={max_length} tokens (instruction "
-            "included) and were cut; pass on_truncation='raise' to make this an error, or 'ignore' to silence it")
-
-
-def _some_texts(indices: list[int], limit: int = 10) -> str:
-    """``texts[3], texts[7]`` (the first ``limit`` of them, and how many more)."""
-    shown = ", ".join(f"texts[{i}]" for i in sorted(indices)[:limit])
-    return shown + (f" and {len(indices) - limit} more" if len(indices) > limit else "")
-
-
-def check_tasks(tasks: list[str], config: MoTEConfig) -> None:
-    unknown = sorted(set(tasks) - set(config.instructions))
-    if unknown:
-        raise ValueError(f"unknown task(s) {unknown}; valid tasks: {config.tasks}")
-
-
-def _per_text_tasks(task: str | list[str] | None, n: int, config: MoTEConfig) -> list[str] | None:
-    if task is None:
-        if config.uses_instructions:
-            raise ValueError(f"the {config.variant!r} variant needs task=...; valid tasks: {config.tasks}")
-        return None
-    tasks = [task] * n if isinstance(task, str) else list(task)
-    if len(tasks) != n:
-        raise ValueError(f"{len(tasks)} tasks for {n} texts: give one task, or one per text")
-    check_tasks(tasks, config)  # EM ignores the task, but a misspelt one is still an error
-    return tasks
-
-
-def _version() -> str:
-    from mote_lib import __version__
-
-    return __version__
-
-
-# ----------------------------------------------------------------------------- saved folders: writing and checks
-
-
-class ModelFolderError(ValueError):
-    """A folder that cannot be loaded as a mote_lib model: damaged, incomplete, or something else."""
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The sha256 of a file's bytes, read in chunks (a model may be larger than spare memory)."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def save_tokenizer(tokenizer, folder: str | os.PathLike, max_length: int) -> None:
-    """Save ``tokenizer`` into ``folder`` with one truncation length, ``max_length``, in every file.
-
-    Left alone, the files carry the tokenizer's history: the base model's say 512 tokens
-    (tokenizer_config.json) and 128 (tokenizer.json, padded to a fixed 128 too), and every call with
-    ``max_length=N`` leaves N in tokenizer.json, so two saves of one model disagreed. A copy is
-    changed: the model's tokenizer keeps its settings.
-    """
-    tokenizer = copy.deepcopy(tokenizer)
-    tokenizer.model_max_length = max_length
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is not None:
-        backend.enable_truncation(max_length)
-        backend.no_padding()
-    tokenizer.save_pretrained(folder)
-
-
-def _check_writable(directory: Path, overwrite: bool) -> None:
-    """Refuse to replace a folder that holds something, unless asked to (a save replaces it whole)."""
-    if overwrite or not directory.exists():
-        return
-    if not directory.is_dir():
-        raise FileExistsError(f"{directory} is a file, not a folder: pass overwrite=True to replace it")
-    if any(directory.iterdir()):
-        raise FileExistsError(f"{directory} already holds {_describe_folder(directory)}: pass overwrite=True to replace it")
-
-
-def _read_model_config(directory: Path) -> dict:
-    """``config.json`` of a mote_lib model folder; one clear error for anything else."""
-    if not directory.is_dir():
-        previous = sorted(directory.parent.glob(f".{directory.name}{REPLACED_MARK}*")) if directory.parent.is_dir() else []
-        if previous:  # a save was killed between its two renames
-            raise FileNotFoundError(f"{directory}: no such folder, but its previous version is at {previous[-1]} (a save "
-                                    f"was interrupted): mote_lib.atomic.remove_stale({str(directory)!r}) puts it back")
-        raise FileNotFoundError(f"{directory}: no such folder (no saved model there)")
-    path = directory / "config.json"
-    if not path.is_file():
-        raise ModelFolderError(f"{directory} holds no mote_lib model (no config.json): it holds {_describe_folder(directory)}")
-    saved = _read_json(path)
-    if not isinstance(saved, dict) or "mote" not in saved:
-        raise ModelFolderError(f"{directory} holds no mote_lib model (config.json has no 'mote' section): "
-                               f"it holds {_describe_folder(directory)}")
-    return saved
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ModelFolderError(f"{path}: not valid JSON ({err}): the file is damaged; re-save or retrain the model") from err
-
-
-def _describe_folder(directory: Path) -> str:
-    """What a folder holds, and how to load it if we know."""
-    names = sorted(p.name for p in directory.iterdir())
-    config = _json_or_nothing(directory / "config.json")
-    if not names:
-        return "nothing (an empty folder)"
-    if "mote" in config:
-        return "a mote_lib model"
-    if config:
-        kind = (config.get("architectures") or [config.get("model_type", "transformers")])[0]
-        also = f" (a sentence-transformers model too: SentenceTransformer({str(directory)!r}) loads it)" if "modules.json" in names else ""
-        return (f"a Hugging Face {kind} folder{also}: build a model from it with "
-                f"MoTEModel.from_base(MoTEConfig(base_model={str(directory)!r}))")
-    if "modules.json" in names:
-        return f"a sentence-transformers model: load it with SentenceTransformer({str(directory)!r})"
-    if (directory / "model" / "config.json").is_file():
-        return f"a training run: its model is in {directory / 'model'}"
-    if "trainer_state.pt" in names:
-        return "a training checkpoint: resume its run with --resume, or load the run's model/ folder"
-    return f"{len(names)} other entries ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
-
-
-def _json_or_nothing(path: Path) -> dict:
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return saved if isinstance(saved, dict) else {}
-
-
-def _configs(path: Path, saved: dict):
-    """The MoTEConfig and the transformers config that ``config.json`` records."""
-    from transformers import AutoConfig
-
-    try:
-        config = MoTEConfig(**saved["mote"])
-        backbone = dict(saved["backbone"])
-        return config, AutoConfig.for_model(backbone.pop("model_type"), **backbone)
-    except (KeyError, TypeError, ValueError) as err:
-        raise ModelFolderError(f"{path}: the model's settings cannot be read ({type(err).__name__}: {_first_line(err)}): "
-                               "the file is damaged or from another mote_lib version; re-save or retrain the model") from err
-
-
-def _read_weights(path: Path, expected_sha256: str | None) -> dict[str, torch.Tensor]:
-    """The tensors of ``model.safetensors``, after checking its digest; every one finite."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    if not path.is_file():
-        raise ModelFolderError(f"{path}: missing: the folder is incomplete; re-save or retrain the model")
-    if expected_sha256 is None:
-        logger.warning(f"{path}: unverified weights: config.json records no weights_sha256 (saved by an older "
-                       "mote_lib); re-save the model to record one")
-    else:
-        actual = file_sha256(path)
-        if actual != expected_sha256:
-            raise ModelFolderError(f"{path}: sha256 {actual[:12]}... differs from the {expected_sha256[:12]}... recorded in "
-                                   "config.json: the file is damaged; re-save or retrain the model")
-    try:
-        state = load_file(str(path))
-    except SafetensorError as err:
-        raise ModelFolderError(f"{path}: not a readable safetensors file ({err}): the file is damaged; "
-                               "re-save or retrain the model") from err
-    bad = _non_finite(state)
-    if bad:
-        raise ModelFolderError(f"{path}: NaN or inf in {_some(bad)}: the file is damaged (or training diverged); "
-                               "re-save or retrain the model")
-    return state
-
-
-def _non_finite(state: dict[str, torch.Tensor]) -> list[str]:
-    return sorted(name for name, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all()))
-
-
-def _some(names: list[str], limit: int = 5) -> str:
-    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more tensors" if len(names) > limit else "")
-
-
-def _read_tokenizer(directory: Path, config: MoTEConfig):
-    from transformers import AutoTokenizer
-
-    # Checked first: without its files AutoTokenizer may build a near-empty tokenizer from config.json.
-    if not any((directory / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
-        raise ModelFolderError(f"{directory}: no tokenizer (tokenizer.json, tokenizer_config.json): the folder is incomplete; "
-                               f"re-save the model, or copy in the tokenizer files of its base model {config.base_model!r}")
-    try:
-        return AutoTokenizer.from_pretrained(directory)
-    except (OSError, ValueError) as err:
-        raise ModelFolderError(f"{directory}: the tokenizer cannot be loaded ({_first_line(err)}): a tokenizer file is "
-                               "damaged; re-save the model") from err
-
-
-def _check_layout(path: Path, model: MoTEModel, state: dict[str, torch.Tensor]) -> None:
-    """One line on how the saved tensors differ from what ``config.json`` builds, if they do."""
-    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
-    found = {name: tuple(t.shape) for name, t in state.items()}
-    if expected == found:
-        return
-    want, got = _layout(expected), _layout(found)
-    if want != got:
-        raise ModelFolderError(f"{path}: config.json says variant {model.config.variant!r} ({want}), but the weights hold "
-                               f"{got}: the folder mixes two models' files; re-save the model")
-    missing, unexpected = sorted(expected.keys() - found.keys()), sorted(found.keys() - expected.keys())
-    reshaped = sorted(name for name in expected.keys() & found.keys() if expected[name] != found[name])
-    parts = [f"{len(reshaped)} tensors of another shape ({reshaped[0]}: expected {expected[reshaped[0]]}, found "
-             f"{found[reshaped[0]]})" if reshaped else "",
-             f"{len(missing)} missing ({missing[0]})" if missing else "",
-             f"{len(unexpected)} unexpected ({unexpected[0]})" if unexpected else ""]
-    raise ModelFolderError(f"{path} does not match config.json: {'; '.join(p for p in parts if p)}: "
-                           "the folder mixes two models' files; re-save the model")
-
-
-def _layout(shapes: dict[str, tuple]) -> str:
-    """``4 experts in layers [1] of 2`` (or ``dense, 2 layers``), from tensor names alone."""
-    experts: dict[int, set[int]] = {}
-    for name in shapes:
-        if match := re.match(r"blocks\.(\d+)\.experts\.(\d+)\.", name):
-            experts.setdefault(int(match[1]), set()).add(int(match[2]))
-    mote = {layer: len(ids) for layer, ids in experts.items() if len(ids) > 1}
-    if not mote:
-        return f"dense, {len(experts)} layers"
-    counts = "/".join(str(n) for n in sorted(set(mote.values())))
-    routers = any(re.match(r"blocks\.\d+\.router\.", name) for name in shapes)
-    return f"{counts} experts in layers {sorted(mote)} of {len(experts)}" + (", token routers" if routers else "")
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
