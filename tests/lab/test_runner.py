@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
+from mote_lib.cli import CommandLineError
 from mote_lib.lab import runner
-from mote_lib.lab.runner import Entry, main, queue
+from mote_lib.lab.runner import Entry, estimate, main, queue
 from mote_lib.lab.weight_sketch import sketch_distance
 from mote_lib.profiles import PROFILES, Profile
 
@@ -116,9 +117,42 @@ def test_an_unknown_profile_exits_2_with_one_line_naming_the_valid_ones(capsys):
         assert "or a queue: ['base-gap', 'reference']" in err
 
 
+# Runs the runner's command line as __main__; reports its exit status and the heavy modules it had imported.
+PROBE = """
+import json, runpy, sys
+sys.argv = ["mote_lib.lab.runner", *sys.argv[1:]]
+try:
+    runpy.run_module("mote_lib.lab.runner", run_name="__main__", alter_sys=True)
+    code = 0
+except SystemExit as stop:
+    code = stop.code
+heavy = sorted(m for m in ("torch", "mteb", "pandas", "transformers", "datasets") if m in sys.modules)
+print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["run", "--profile", "nope"], "unknown profile 'nope'"),
+    (["run", "--only", "0"], "--only must be at least 1, got 0"),
+    (["run", "--threads", "0"], "--threads must be at least 1, got 0"),
+    (["status", "--queue", "nope"], "argument --queue: invalid choice: 'nope'"),
+    (["plan", "--threads", "2"], "unrecognized arguments: --threads 2"),
+    (["build"], "invalid choice: 'build'"),
+])
+def test_a_command_line_mistake_is_one_line_and_exit_2_before_torch_loads(argv, expected):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=120)
+    *lines, probe = done.stderr.strip().splitlines()
+    report = json.loads(probe)
+    assert report == {"code": 2, "heavy": []}, (report, lines)
+    assert len(lines) == 1 and lines[0].startswith("python -m mote_lib.lab.runner: error: ") and expected in lines[0], lines
+
+
 def test_an_unknown_label_in_a_queue_names_the_valid_ones(monkeypatch):
     monkeypatch.setitem(runner.QUEUES, "smoke", (("smoke", ("moe",), (0,)),))
-    with pytest.raises(runner.UserError, match=r"unknown model label 'moe' in the queue; valid: \['base', 'base-ic', 'em'"):
+    with pytest.raises(CommandLineError, match=r"unknown model label 'moe' in the queue; valid: \['base', 'base-ic', 'em'"):
         queue("smoke")
 
 
@@ -133,9 +167,9 @@ def test_status_before_anything_ran_uses_the_stated_priors(monkeypatch, tmp_path
 def test_status_gives_the_time_left_from_the_fastest_entry_to_the_mean(monkeypatch, tmp_path, capsys):
     """Sharing the cores only slows a run down: the fastest finished entry says what idle cores give."""
     monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
-    monkeypatch.setattr(runner, "machine", lambda: {"cpu": "Test CPU", "avx2": True})
+    monkeypatch.setattr(estimate, "machine", lambda: {"cpu": "Test CPU", "avx2": True})
     finished = ("reference/ic-s0", "reference/mote-s0", "reference/em-s0")
-    monkeypatch.setattr(runner, "is_finished", lambda entry: str(entry) in finished)
+    monkeypatch.setattr(estimate, "is_finished", lambda entry: str(entry) in finished)
     # em-s0 ran on the other kind: the same CPU name with AVX-512, several times faster; it must not count
     for name, train_seconds, evaluation, avx512 in (("ic-s0", 360.0, 200.0, False), ("mote-s0", 1080.0, 600.0, False),
                                                     ("em-s0", 90.0, 50.0, True)):
@@ -157,7 +191,7 @@ def test_status_gives_the_time_left_from_the_fastest_entry_to_the_mean(monkeypat
 
 def test_a_machine_kind_with_no_finished_entry_borrows_the_other_kinds_rates_and_says_so(monkeypatch, tmp_path):
     monkeypatch.setenv("MOTE_RESULTS", str(tmp_path))
-    monkeypatch.setattr(runner, "is_finished", lambda entry: str(entry) == "reference/ic-s0")
+    monkeypatch.setattr(estimate, "is_finished", lambda entry: str(entry) == "reference/ic-s0")
     folder = tmp_path / "reference" / "runs" / "ic-s0"
     folder.mkdir(parents=True)
     (folder / "run.json").write_text(json.dumps({"machine": {"cpu": "Test CPU", "avx2": True}, "threads": 2, "steps": 180,
@@ -310,8 +344,8 @@ def test_an_interrupted_training_is_resumed_by_the_next_run(tiny_base, tiny_data
             raise KeyboardInterrupt
 
     monkeypatch.setattr(train_module, "train", killed_before_the_final_save)
-    monkeypatch.setattr(runner, "STEPS", {**runner.STEPS, **{n: lambda work, path: path.write_text("x")
-                                                              for n in ("scores.csv", "per_query.csv")}})
+    for name in ("scores.csv", "per_query.csv"):
+        monkeypatch.setitem(runner.STEPS, name, lambda work, path: path.write_text("x"))
     entry = Entry(TINY, "em", 0)
     with pytest.raises(KeyboardInterrupt):
         runner.run_entry(entry)
