@@ -28,6 +28,7 @@ import zipfile
 from pathlib import Path
 
 from mote_lib.atomic import atomic_directory
+from mote_lib.offline import hub_offline
 from mote_lib.paths import cache_dir
 
 DEFAULT_BASE_MODEL = "minilm"
@@ -192,7 +193,7 @@ def _join_and_unzip(pieces: list[Path], target: Path) -> None:
 
 
 def _hub_model(hub_id: str) -> Path | str:
-    if os.environ.get("HF_HUB_OFFLINE", "0").strip().lower() not in ("1", "true", "yes", "on"):
+    if not hub_offline():
         return hub_id
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError

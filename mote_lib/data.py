@@ -35,13 +35,15 @@ from typing import Any
 from datasets import Dataset
 
 from mote_lib.atomic import atomic_directory, atomic_file
+from mote_lib.names import RETRIEVAL_TYPES
+from mote_lib.offline import hub_offline
 from mote_lib.paths import data_dir
 
 TRAIN_TASKS = ("retrieval", "classification", "clustering")
 """Training tasks. ``retrieval`` trains both search experts: anchor -> ``search_query``,
 positive and negative -> ``search_document``."""
 
-EVAL_TYPES = ("Retrieval", "Reranking", "Classification", "Clustering", "STS", "PairClassification")
+EVAL_TYPES = (*RETRIEVAL_TYPES, "Classification", "Clustering", "STS", "PairClassification")
 
 # Which files an evaluation task of each type holds, per split, and the keys of their records.
 EVAL_FILES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -220,7 +222,7 @@ def load_eval_task(name: str, root: str | Path | None = None) -> EvalTaskData:
     task = EvalTaskData(name=name, type=task_type, metadata=metadata)
     for split in metadata.get("eval_splits", ["test"]):
         task.splits[split] = _load_split(task_dir, split, task_type)
-        if task_type in ("Retrieval", "Reranking"):
+        if task_type in RETRIEVAL_TYPES:
             _check_ids(task.splits[split], task_dir, split)
     return task
 
@@ -241,7 +243,7 @@ def _check_ids(parts: dict[str, Dataset], task_dir: Path, split: str) -> None:
 
 
 def _load_split(task_dir: Path, split: str, task_type: str) -> dict[str, Dataset]:
-    if task_type in ("Retrieval", "Reranking"):
+    if task_type in RETRIEVAL_TYPES:
         return {
             part: _records_dataset(task_dir / f"{split}.{part}.jsonl.gz", keys)
             for part, keys in EVAL_FILES[task_type].items()
@@ -373,12 +375,11 @@ def download_hub_training_data(target: str | Path, files: dict[str, str] | None 
     Raises:
         RuntimeError: the Hub is switched off (``HF_HUB_OFFLINE=1``) or cannot be reached.
     """
-    import os
     import shutil
 
     from huggingface_hub import hf_hub_download
 
-    if os.environ.get("HF_HUB_OFFLINE", "0").strip().lower() in ("1", "true", "yes", "on"):
+    if hub_offline():
         raise RuntimeError(f"{HUB_TRAINING_DATA} needs the Hugging Face Hub, but HF_HUB_OFFLINE=1; "
                            "unset it (with network) or train on the shipped data (data_root=None)")
     target = Path(target)

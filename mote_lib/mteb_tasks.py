@@ -33,7 +33,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from mote_lib.data import data_dir, list_eval_tasks, load_eval_task
-from mote_lib.names import SUITES
+from mote_lib.names import RETRIEVAL_TYPES, SUITES
+from mote_lib.offline import import_mteb
 
 EVALUATOR_SETTINGS = {
     "Classification": {"samples_per_label": 32, "n_experiments": 10},
@@ -74,10 +75,9 @@ def mteb_tasks(suite: str, root: str | Path | None = None) -> list:
     The real suites resolve from mteb's metadata, which needs no network; running them downloads
     their data from the hub.
     """
-    import mteb
-
     if suite == "offline":
         return offline_tasks(root=root)
+    mteb = import_mteb()
     if suite == "mteb-lite":
         return list(mteb.get_tasks(tasks=list(MTEB_LITE), languages=["eng"]))
     if suite == "mteb-en":
@@ -88,8 +88,7 @@ def mteb_tasks(suite: str, root: str | Path | None = None) -> list:
 # ----------------------------------------------------------------------------- building the classes
 
 def _metadata(meta: dict, root: Path):
-    from mteb.abstasks.task_metadata import TaskMetadata
-
+    TaskMetadata = import_mteb("mteb.abstasks.task_metadata").TaskMetadata
     return TaskMetadata(
         name=meta["name"],
         description=f"{meta['description']} Source: {meta['source']}. Labels: {meta['labels']}.",
@@ -118,18 +117,15 @@ def _known_domains() -> frozenset[str]:
     """mteb's fixed list of task domains (a domain outside it is rejected by TaskMetadata)."""
     from typing import get_args
 
-    from mteb.abstasks.task_metadata import TaskDomain
-
-    return frozenset(get_args(TaskDomain))
+    return frozenset(get_args(import_mteb("mteb.abstasks.task_metadata").TaskDomain))
 
 
 def _make_task(name: str, root: str | Path | None):
-    from mteb.abstasks.classification import AbsTaskClassification
-    from mteb.abstasks.clustering import AbsTaskClustering
-    from mteb.abstasks.pair_classification import AbsTaskPairClassification
-    from mteb.abstasks.retrieval import AbsTaskRetrieval
-    from mteb.abstasks.sts import AbsTaskSTS
-
+    AbsTaskClassification = import_mteb("mteb.abstasks.classification").AbsTaskClassification
+    AbsTaskClustering = import_mteb("mteb.abstasks.clustering").AbsTaskClustering
+    AbsTaskPairClassification = import_mteb("mteb.abstasks.pair_classification").AbsTaskPairClassification
+    AbsTaskRetrieval = import_mteb("mteb.abstasks.retrieval").AbsTaskRetrieval
+    AbsTaskSTS = import_mteb("mteb.abstasks.sts").AbsTaskSTS
     root = Path(root or data_dir())
     meta = json.loads((root / "eval" / name / "task.json").read_text())
     base = {
@@ -137,7 +133,7 @@ def _make_task(name: str, root: str | Path | None):
         "Clustering": AbsTaskClustering, "STS": AbsTaskSTS, "PairClassification": AbsTaskPairClassification,
     }[meta["type"]]
     attributes = {"metadata": _metadata(meta, root), "load_data": _load_data, "_data_root": root}
-    if meta["type"] in ("Retrieval", "Reranking"):
+    if meta["type"] in RETRIEVAL_TYPES:
         attributes.update(task_specific_scores=_keep_per_query_scores, keeps_per_query_scores=True)
     if meta["type"] == "Classification":
         attributes.update(EVALUATOR_SETTINGS["Classification"])
@@ -184,7 +180,7 @@ def _load_data(self, num_proc: int | None = None, **kwargs) -> None:
     split = self.metadata.eval_splits[0]
     parts = task.splits[split]
     kind = self.metadata.type
-    if kind in ("Retrieval", "Reranking"):
+    if kind in RETRIEVAL_TYPES:
         self.dataset = {"default": {split: _retrieval_split(parts)}}
     elif kind == "Classification":
         self.dataset = DatasetDict(train=parts["train"], **{split: parts["test"]})
