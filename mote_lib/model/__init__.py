@@ -12,9 +12,9 @@ Example:
     ['classification', 'clustering', 'search_document', 'search_query']
 """
 
-from mote_lib.model.encoding import (  # _per_text_tasks: mote_lib.distributed imports it from here
+from mote_lib.model.encoding import (
     ON_TRUNCATION,
-    _per_text_tasks,  # noqa: F401
+    _per_text_tasks,  # noqa: F401  mote_lib.distributed imports it from here
     batches,
     check_finite_embeddings,
     check_tasks,

@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Backbone settings that say where the base model was loaded from, not what the model is (the base
-# model's install path): left out of config.json, and ignored in folders saved before, so a saved
-# model's config is the same wherever its base model is installed. ``MoTEConfig.base_model`` names it.
+# model's install path): left out of config.json, so a saved model's config is the same wherever its base
+# model is installed (``MoTEConfig.base_model`` names the base model). Folders saved before hold it and
+# load with it as they always did (``mote_lib.evaluate``'s legacy weights hash reads it).
 NOT_SAVED = ("_name_or_path",)
 
 
@@ -201,7 +202,7 @@ def _configs(path: Path, saved: dict, config_class: type[MoTEConfig]):
 
     try:
         config = config_class(**saved["mote"])
-        backbone = {k: v for k, v in saved["backbone"].items() if k not in NOT_SAVED}
+        backbone = dict(saved["backbone"])
         return config, AutoConfig.for_model(backbone.pop("model_type"), **backbone)
     except (KeyError, TypeError, ValueError) as err:
         raise ModelFolderError(f"{path}: the model's settings cannot be read ({type(err).__name__}: {_first_line(err)}): "

