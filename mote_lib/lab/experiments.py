@@ -36,6 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from mote_lib.atomic import write_text_atomic
+from mote_lib.offline import hub_offline
 from mote_lib.paths import PROJECT_ROOT, runs_dir
 from mote_lib.profiles import get_profile
 
@@ -205,7 +206,7 @@ def inference_seconds(labels: list[str], profile: str, texts: list[str], task: s
 
 def hub_reachable(timeout: float = 5.0) -> bool:
     """Whether the Hugging Face Hub answers and offline mode is off (then the real MTEB suites can run)."""
-    if os.environ.get("HF_HUB_OFFLINE", "0").strip().lower() in ("1", "true", "yes", "on"):
+    if hub_offline():
         return False
     import urllib.request
 

@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
 
+from mote_lib.offline import use_project_environment
 from mote_lib.paths import PROJECT_ROOT, runs_dir
 from mote_lib.profiles import MAIN_PROFILE, PROFILES
 
@@ -130,8 +131,10 @@ BATCH_ENV = "MOTE_NOTEBOOK_BATCH"
 
 
 def setup_notebook() -> None:
-    """What every numbered notebook runs first (the cell after its parameters): readable outputs.
+    """What every numbered notebook runs first (the cell after its parameters): the project's environment, readable outputs.
 
+    - **Environment**: offline mode and every cache inside the project (``mote_lib.offline.use_project_environment``),
+      as ``scripts/env.sh`` sets them for a shell; variables already set are kept.
     - **Progress bars**: the library's bars are ``tqdm.auto``'s. Live in JupyterLab with ipywidgets
       (the ``notebooks`` extra) they are widgets; without ipywidgets they are text bars, which is
       as intended, so tqdm's advice to install ipywidgets (a ``TqdmWarning``) is not shown. In a
@@ -149,6 +152,7 @@ def setup_notebook() -> None:
     """
     import warnings
 
+    use_project_environment()
     from tqdm import TqdmWarning
 
     warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
@@ -354,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
     parser.add_argument("only", nargs="*", help="run only notebooks whose names start with these prefixes")
     args = parser.parse_args(argv)
+    use_project_environment()  # for papermill and the kernels it starts (they inherit this process's environment)
     sources = [s for s in notebook_sources() if not args.only or s.name.startswith(tuple(args.only))]
     if not sources:
         print(f"[notebooks] no numbered notebooks found in {NOTEBOOK_DIR}" + (f" matching {args.only}" if args.only else ""))
