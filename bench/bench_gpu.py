@@ -47,7 +47,9 @@ from types import SimpleNamespace
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_suite as suite  # noqa: E402
+import bench_evaluation  # noqa: E402
+import bench_training  # noqa: E402
+from bench_peak import synchronize  # noqa: E402
 
 from mote_lib.base_models import TINY_RANDOM_BERT_CONFIG  # noqa: E402
 from mote_lib.model import MoTEConfig, MoTEModel  # noqa: E402
@@ -97,12 +99,12 @@ def prepare(folder: Path, other_task: str = "classification", wheels: bool = Fal
     counts, samples = {}, {}
     for variant in VARIANTS:
         config = MoTEConfig(variant=variant)
-        routed = suite.unique_routed_texts(SimpleNamespace(config=config), tasks, other_task)
+        routed = bench_evaluation.unique_routed_texts(SimpleNamespace(config=config), tasks, other_task)
         rows = [(route, text) for route, texts in routed.items() for text in texts]
         counts[variant] = {route: {"texts": len(texts), "tokens": _tokens(tokenizer, texts, route, config)}
                            for route, texts in routed.items()}
         sample = random.Random(0).sample(rows, min(SAMPLE_TEXTS, len(rows)))
-        samples[variant] = [{"task": None if route == suite.ANY_TASK else route, "text": text} for route, text in sample]
+        samples[variant] = [{"task": None if route == bench_evaluation.ANY_TASK else route, "text": text} for route, text in sample]
     record = {"max_seq_length": MoTEConfig().max_seq_length, "other_task": other_task, "counts": counts,
               "samples": samples, "tasks": [t.metadata.name for t in tasks]}
     (folder / "suite.json").write_text(json.dumps(record) + "\n")
@@ -230,10 +232,10 @@ def peaks(device: torch.device, size: int) -> dict:
 def _timed(device: torch.device, fn, *args) -> float:
     """Seconds of one ``fn(*args)`` after a warm-up call, the device synchronised around it."""
     fn(*args)
-    suite._sync(device)
+    synchronize(device)
     start = time.perf_counter()
     fn(*args)
-    suite._sync(device)
+    synchronize(device)
     return time.perf_counter() - start
 
 
@@ -256,18 +258,18 @@ def time_training(base: str, device: torch.device, quick: bool, peak: dict) -> d
     setups = {f"{v}_{'bf16' if autocast else 'fp32'}": (v, autocast) for v in VARIANTS for autocast in (True, False)}
     if device.type == "cuda":  # information: AdamW's fused CUDA kernel (fewer launches; not the trainer's optimizer)
         setups.update({f"{v}_bf16_fused_adamw": (v, True) for v in ("ic", "mote")})
-    models, optimizers = suite.build_models(setups, configs, device)
+    models, optimizers = bench_training.build_models(setups, configs, device)
     for name, (variant, _) in setups.items():
         if name.endswith("_fused_adamw"):  # new groups: the trainer's carry fused=None, which would win over fused=True
             groups = [{"params": g["params"], "weight_decay": g["weight_decay"]} for g in optimizers[name].param_groups]
             optimizers[name] = torch.optim.AdamW(groups, lr=configs[variant].lr, fused=True)
     # warm-up: every shape once (kernels chosen and cached per sequence length)
-    steps = suite.steps_in_turn(models, optimizers, setups, configs, device, warm_up=batches, timed=batches)
+    steps = bench_training.steps_in_turn(models, optimizers, setups, configs, device, warm_up=batches, timed=batches)
     out = {"batch_size": config.batch_size, "max_seq_length": config.max_seq_length, "steps_timed": timed,
            "profile_steps": sizes["steps"], "variants": {}}
     for name, (variant, autocast) in setups.items():
         median = statistics.median(s["seconds"] for s in steps[name])
-        flops = statistics.median(suite.step_flops(models[name], b, configs[variant])["useful"] for b in batches)
+        flops = statistics.median(bench_training.step_flops(models[name], b, configs[variant])["useful"] for b in batches)
         tokens = statistics.median(s["tokens"] for s in steps[name])
         precision = "bf16" if autocast else "fp32"
         out["variants"][name] = {
@@ -294,7 +296,7 @@ def gpu_busy(model, optimizer, batch, config, device) -> dict:
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-        step = suite.train_step(model, optimizer, batch, config, device, True)
+        step = bench_training.train_step(model, optimizer, batch, config, device, True)
     events = prof.key_averages()
     kernels = sum(getattr(e, "self_device_time_total", 0) for e in events) / 1e6
     by_cpu = sorted((e for e in events if e.self_cpu_time_total > 0), key=lambda e: -e.self_cpu_time_total)

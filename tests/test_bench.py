@@ -70,7 +70,8 @@ def test_quick_run_writes_the_json_and_appends_to_the_history(quick_run):
     assert written["command"].startswith("python bench/bench_suite.py --quick")
     assert "replayed outside mteb" in written["targets"]["evaluation_over_floor"]["status"] or \
         written["targets"]["evaluation_over_floor"]["status"] == "met"
-    assert list(written["by_machine_kind"]) == [f"{result['machine']['kind']}, 1 threads"]
+    machine = result["machine"]
+    assert list(written["by_machine_kind"]) == [f"{machine['kind']}, {machine['cores']} cores, 1 threads"]
     history = (folder / "RESULTS.md").read_text()
     assert "## an earlier reading\n\nkept" in history
     assert history.index("`python bench/bench_suite.py --quick") < history.index("## GPU")  # the GPU section stays last
@@ -78,7 +79,7 @@ def test_quick_run_writes_the_json_and_appends_to_the_history(quick_run):
 
 
 def _result(suite, share=0.6, ratio=1.0, evaluation=1.05, encode=1.02):
-    machine = {"cpu": "Test CPU", "flags": dict.fromkeys(suite.CPU_FLAGS, False), "threads": 2, "kind": "Test CPU (AVX2), 2 cores",
+    machine = {"cpu": "Test CPU", "flags": dict.fromkeys(suite.CPU_FLAGS, False), "threads": 2, "cores": 2, "kind": "Test CPU (AVX2)",
                "idle_at_start": True}
     split = {"forward": 1.0, "backward": 2.0, "optimizer": 0.5}
     variant = {"share_of_fp32_peak": share, "useful_gflops": 60.0, "computed_gflops": 70.0, "padding_share": 0.1,
@@ -98,8 +99,24 @@ def _result(suite, share=0.6, ratio=1.0, evaluation=1.05, encode=1.02):
     }
 
 
+def test_the_bench_names_the_machine_as_the_runner_does(suite, quick_run):
+    """One machine kind (mote_lib.machine.machine_kind) keys the runner's estimate and the bench's records;
+    the records add the cores, as bench/results.json and bench/RESULTS.md always did."""
+    from mote_lib.machine import machine, machine_kind
+
+    result, folder = quick_run
+    kind = result["machine"]["kind"]
+    assert kind == machine_kind({**machine(), "gpu": None}) and kind == machine_kind(result["machine"] | {"gpu": None})
+    assert result["targets"]["encode_over_sentence_transformers"]["machine_kind"] == kind
+    heading = f"· CPU: {kind}, {result['machine']['cores']} cores, 1 threads, torch"
+    assert heading in (folder / "RESULTS.md").read_text()
+    committed = json.loads((BENCH / "results.json").read_text())  # written before the one kind: the same keys
+    assert all(key.startswith(f"{committed['machine']['kind']}") for key in committed["by_machine_kind"])
+    assert f"{machine_kind(committed['machine'])}, {committed['machine']['cores']} cores" == committed["machine"]["kind"]
+
+
 def test_targets_met_say_met(suite):
-    targets = suite.verdicts(_result(suite))
+    targets = suite.judge_targets(_result(suite))
     assert {key: v["status"] for key, v in targets.items()} == dict.fromkeys(TARGETS, "met")
     assert targets["training_share_of_fp32_peak"]["worst_variant"] == "mote"
     assert "the cpu profile's was not timed" in targets["training_share_of_fp32_peak"]["measured_with"]
@@ -109,18 +126,18 @@ def test_the_training_target_is_judged_on_the_cpu_profiles_setting_with_the_defa
     result = _result(suite, share=0.45)
     variants = result["training"]["variants"]
     variants.update({f"{v}_cpu_training": dict(variants[v], share_of_fp32_peak=0.56 + i / 100) for i, v in enumerate(variants)})
-    target = suite.verdicts(result)["training_share_of_fp32_peak"]
+    target = suite.judge_targets(result)["training_share_of_fp32_peak"]
     assert (target["status"], target["figure"], target["worst_variant"]) == ("met", 0.56, "em_cpu_training")
     assert "the worst, EM (cpu profile's setting), reaches 0.56" in target["measured_with"]
     assert "the worst, MoTE, reaches 0.44" in target["measured_with"]
     assert "judged on EM, IC and MoTE with the cpu profile's training setting" in suite.history_section(
-        dict(result, targets=suite.verdicts(result), wall_s=60.0, training=None, evaluation=None, encode=None,
+        dict(result, targets=suite.judge_targets(result), wall_s=60.0, training=None, evaluation=None, encode=None,
              machine=dict(result["machine"], torch="2", load_average_at_start=0.1),
              peak=dict(result["peak"], start_gflops=99.0, end_gflops=100.0, size=2048)))
 
 
 def test_a_missed_target_says_what_was_measured(suite):
-    targets = suite.verdicts(_result(suite, share=0.4, ratio=1.2, evaluation=1.3, encode=0.9))
+    targets = suite.judge_targets(_result(suite, share=0.4, ratio=1.2, evaluation=1.3, encode=0.9))
     assert all(v["status"].startswith("not met: ") for v in targets.values())
     assert "aten::mm 60%" in targets["training_share_of_fp32_peak"]["status"]
     assert "1.200x IC's" in targets["mote_over_ic_step_time"]["status"]
@@ -131,14 +148,14 @@ def test_a_missed_target_says_what_was_measured(suite):
 def test_a_part_left_out_is_not_measured(suite):
     result = _result(suite)
     del result["evaluation"]
-    assert suite.verdicts(result)["evaluation_over_floor"]["status"] == "not measured"
+    assert suite.judge_targets(result)["evaluation_over_floor"]["status"] == "not measured"
 
 
 def test_results_keep_the_other_machine_kinds_latest_verdicts(suite, tmp_path):
     path = tmp_path / "results.json"
     path.write_text(json.dumps({"by_machine_kind": {"Other CPU (AVX-512), 2 cores, 2 threads": {"targets": {}}}}))
     result = _result(suite)
-    result["targets"] = suite.verdicts(result)
+    result["targets"] = suite.judge_targets(result)
     suite.write_results(path, result)
     assert set(json.loads(path.read_text())["by_machine_kind"]) == {"Other CPU (AVX-512), 2 cores, 2 threads",
                                                                     "Test CPU (AVX2), 2 cores, 2 threads"}
@@ -147,12 +164,12 @@ def test_results_keep_the_other_machine_kinds_latest_verdicts(suite, tmp_path):
 def test_a_partial_run_keeps_the_kinds_earlier_verdicts_of_the_parts_it_left_out(suite, tmp_path):
     path = tmp_path / "results.json"
     full = _result(suite)
-    full["targets"] = suite.verdicts(full)
+    full["targets"] = suite.judge_targets(full)
     suite.write_results(path, full)
     partial = _result(suite, evaluation=1.2)
     del partial["training"]
     partial["commit"] = "def"
-    partial["targets"] = suite.verdicts(partial)
+    partial["targets"] = suite.judge_targets(partial)
     suite.write_results(path, partial)
     kept = json.loads(path.read_text())["by_machine_kind"]["Test CPU (AVX2), 2 cores, 2 threads"]["targets"]
     assert kept["training_share_of_fp32_peak"]["commit"] == "abc"  # the earlier run's, with its own commit
