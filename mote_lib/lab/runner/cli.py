@@ -47,6 +47,7 @@ from mote_lib.cli import OneLineParser, run_command_line
 from mote_lib.lab.runner.entries import QUEUES, plan
 from mote_lib.lab.runner.estimate import status
 from mote_lib.lab.runner.work import run
+from mote_lib.offline import use_project_environment
 
 PROG = "python -m mote_lib.lab.runner"
 
@@ -71,6 +72,7 @@ def command_line_parser() -> OneLineParser:
 
 def _main(argv: list[str]) -> int:
     args = command_line_parser().parse_args(argv)
+    use_project_environment()  # offline mode and the project's caches, as scripts/env.sh (mote_lib.offline)
     name = args.queue or args.profile
     if args.command == "plan":
         print("\n".join(plan(name)))
