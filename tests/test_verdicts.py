@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+import mote_lib.calibration as calibration
 import mote_lib.verdicts as verdicts
+from mote_lib.calibration import simulate_null_verdicts
 from mote_lib.verdicts import (
     Estimate,
     Verdict,
@@ -20,7 +22,6 @@ from mote_lib.verdicts import (
     pair_scores,
     seeds_needed,
     sign_flip_test,
-    simulate_null_verdicts,
 )
 
 
@@ -334,7 +335,7 @@ def test_the_null_false_verdict_rate_is_at_most_7_percent(n_seeds):
 
 def test_the_simulation_uses_the_same_moments_as_estimate():
     x = differences(0.0, n_seeds=3, n_datasets=2, n_queries=7, seed_sd=0.5, query_sd=2.0, rng_seed=4)
-    effect, var_seed, var_query, df_seed, df_query = verdicts._array_moments(x)
+    effect, var_seed, var_query, df_seed, df_query = calibration._array_moments(x)
     est = estimate(paired_from(x))
     assert est.effect == pytest.approx(effect) and est.se_seed == pytest.approx(math.sqrt(var_seed))
     assert est.se_query == pytest.approx(math.sqrt(var_query)) and est.df_query == df_query and df_seed == 2
