@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from mote_lib.cli import CommandLineError
@@ -43,6 +42,7 @@ from mote_lib.evaluate.cli import (
 )
 from mote_lib.evaluate.folders import model_directory, run_settings
 from mote_lib.evaluate.routing import DEFAULT_OTHER_TASK, route_task
+from mote_lib.lazy import lazy_exports
 from mote_lib.names import RETRIEVAL_TYPES
 
 if TYPE_CHECKING:
@@ -123,13 +123,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value  # later look-ups skip this function
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)
