@@ -128,13 +128,15 @@ def test_gathered_negatives_change_the_loss(tiny_base, tiny_data):
 
 def _train_worker(rank, config, out, runs):
     """Train each (folder, train kwargs) in turn, saving this rank's weights at every checkpoint."""
-    real_save = train_module._save_checkpoint
+    from mote_lib.train import loop
+
+    real_save = loop.save_checkpoint
 
     def save_and_record(output, step, model, *args):
         torch.save(model.state_dict(), out / f"{output.name}-step{step}-rank{rank}.pt")
         return real_save(output, step, model, *args)
 
-    train_module._save_checkpoint = save_and_record
+    loop.save_checkpoint = save_and_record
     for folder, kwargs in runs:
         train(config, out / folder, show_progress=False, **kwargs)
 
@@ -177,9 +179,9 @@ def test_resume_refuses_another_number_of_processes(tiny_base, tiny_data, tmp_pa
     train(config, tmp_path / "run", show_progress=False, stop_after=1)
     model = MoTEModel.from_base(config.model_config())
     optimizer = train_module.make_optimizer(model, config)
-    pieces = (model, optimizer, train_module._scheduler(optimizer, config), TaskAwareSampler({"t": {"d": 4}}, 4, 0))
+    pieces = (model, optimizer, train_module.make_scheduler(optimizer, config), TaskAwareSampler({"t": {"d": 4}}, 4, 0))
     with pytest.raises(ValueError, match=r"written by 1 process\(es\) and this run has 2"):
-        train_module._restore(tmp_path / "run", *pieces, config, World(rank=0, size=2))
+        train_module.restore_checkpoint(tmp_path / "run", *pieces, config, World(rank=0, size=2))
 
 
 def test_torchrun_runs_the_trainer_unchanged(tiny_base, tiny_data, tmp_path):

@@ -12,10 +12,9 @@ import time
 import pytest
 import torch
 
-from mote_lib import train as train_module
 from mote_lib.fast_dropout import fast_dropout
 from mote_lib.model import MoTEModel
-from mote_lib.train import TrainConfig, TrainingData, TrainingDiverged, contrastive_step, train
+from mote_lib.train import TrainConfig, TrainingData, TrainingDiverged, contrastive_step, loop, read_train_log, step, train
 
 
 def tiny_config(tiny_base, tiny_data, **overrides):
@@ -89,14 +88,14 @@ def _count_optimizer_steps(monkeypatch):
 
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tiny_base, tiny_data, tmp_path, monkeypatch):
-    real, calls = train_module.info_nce, []
+    real, calls = step.info_nce, []
 
     def poisoned(*args, **kwargs):
         calls.append(1)
         out = real(*args, **kwargs)
         return out * float("nan") if len(calls) == 4 else out
 
-    monkeypatch.setattr(train_module, "info_nce", poisoned)
+    monkeypatch.setattr(step, "info_nce", poisoned)
     optimizer_steps = _count_optimizer_steps(monkeypatch)
     with pytest.raises(TrainingDiverged, match=r"loss is nan at step 4; nothing was updated"):
         train(tiny_config(tiny_base, tiny_data), tmp_path / "run", show_progress=False)
@@ -217,9 +216,9 @@ def test_chunked_embedding_equals_one_forward_pass_without_dropout(tiny_base, ti
     model = MoTEModel.from_base(config.model_config()).eval()  # eval: no dropout
     texts = ["short", "a somewhat longer text about colours", "x y z", "the longest text of them all by a few words", "mid length text"]
     tasks = ["search_query", "clustering", "search_document", "classification", "clustering"]
-    whole, _ = train_module._embed(model, texts, tasks, torch.device("cpu"), chunk=len(texts))
+    whole, _ = step._embed(model, texts, tasks, torch.device("cpu"), chunk=len(texts))
     grads_whole = torch.autograd.grad(whole["embedding"].pow(3).sum(), model.blocks[1].experts[3].up.weight)[0]
-    chunked, _ = train_module._embed(model, texts, tasks, torch.device("cpu"), chunk=2)
+    chunked, _ = step._embed(model, texts, tasks, torch.device("cpu"), chunk=2)
     grads_chunked = torch.autograd.grad(chunked["embedding"].pow(3).sum(), model.blocks[1].experts[3].up.weight)[0]
     torch.testing.assert_close(chunked["embedding"], whole["embedding"], atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(grads_chunked, grads_whole, atol=1e-6, rtol=1e-5)
@@ -260,7 +259,7 @@ def test_grad_cache_gives_the_gradients_of_the_plain_loss_with_dropout_on(tiny_b
         model.zero_grad(set_to_none=True)
 
         torch.manual_seed(11)
-        cached = train_module.grad_cache_step(model, batch, cpu, autocast=False, chunk=3)
+        cached = step.grad_cache_step(model, batch, cpu, autocast=False, chunk=3)
     got = {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
     assert cached["loss"].item() == pytest.approx(plain["loss"].item(), rel=1e-5)
     assert set(got) == set(expected)
@@ -301,3 +300,55 @@ def test_a_run_that_fails_to_start_leaves_no_folder_behind(tiny_base, tiny_data,
     with pytest.raises(FileNotFoundError, match="no training data"):
         train(tiny_config(tiny_base, str(tmp_path / "no-data")), tmp_path / "no-data-run", show_progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_the_train_log_reader_leaves_out_a_cut_off_last_line_only(tmp_path):
+    log = tmp_path / "train_log.jsonl"
+    log.write_text('{"step": 1, "loss": 2.5}\n\n{"step": 2, "loss": 2.25}\n{"step": 3, "lo')  # killed mid-line
+    assert read_train_log(tmp_path) == read_train_log(log) == [{"step": 1, "loss": 2.5}, {"step": 2, "loss": 2.25}]
+    log.write_text('{"step": 1, "lo\n{"step": 2, "loss": 2.25}\n')
+    with pytest.raises(ValueError, match="line 1 is not JSON"):
+        read_train_log(log)
+    with pytest.raises(FileNotFoundError):
+        read_train_log(tmp_path / "elsewhere")
+    assert read_train_log(tmp_path / "elsewhere", missing_ok=True) == []
+
+
+def test_a_run_resumes_after_a_log_line_cut_off_by_a_kill(tiny_base, tiny_data, tmp_path):
+    config = tiny_config(tiny_base, tiny_data, steps=3)
+    train(config, tmp_path / "run", show_progress=False, stop_after=2)
+    with open(tmp_path / "run" / "train_log.jsonl", "a") as log:
+        log.write('{"step": 3, "loss": 1.')
+    train(config, tmp_path / "run", resume=True, show_progress=False)
+    assert [entry["step"] for entry in read_train_log(tmp_path / "run")] == [1, 2, 3]
+
+
+def test_the_fields_that_keep_the_weights_have_one_home():
+    from mote_lib.lab import runs
+    from mote_lib.train import NON_WEIGHT_FIELDS, RESUMABLE_CHANGES
+
+    assert runs.NON_WEIGHT_FIELDS is NON_WEIGHT_FIELDS == {"device", "checkpoint_every", "keep_last", "profile"}  # cache keys
+    assert RESUMABLE_CHANGES == NON_WEIGHT_FIELDS | {"bf16"}
+
+
+def test_training_step_times_its_phases_without_changing_the_numbers(tiny_base, tiny_data):
+    config = tiny_config(tiny_base, tiny_data)
+    data = TrainingData(config)
+    batch = data.batch([("retrieval", "a", 0), ("retrieval", "a", 1), ("classification", "c", 0), ("clustering", "d", 1)], config)
+    phases, weights = [], []
+
+    @contextlib.contextmanager
+    def timer(phase):
+        phases.append(phase)
+        yield
+
+    for hook in (None, timer):
+        torch.manual_seed(0)
+        model = MoTEModel.from_base(config.model_config()).train()  # dropout on: the same masks both times
+        optimizer = loop.make_optimizer(model, config)
+        scheduler = loop.make_scheduler(optimizer, config)
+        result = loop.training_step(model, batch, optimizer, scheduler, config, torch.device("cpu"), False, timer=hook)
+        assert result["lr"] > 0 and torch.isfinite(result["grad_norm"])
+        weights.append(model.state_dict())
+    assert phases == list(loop.PHASES) == ["forward", "backward", "optimizer"]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

@@ -65,3 +65,11 @@ def test_parse_command_line_gives_the_config_and_refuses_a_finished_model(tiny_d
     with pytest.raises(CommandLineError, match="finished model"):
         parse_command_line(["--output", str(tmp_path / "run"), "--data-root", tiny_data])
     parse_command_line(["--output", str(tmp_path / "run"), "--data-root", tiny_data, "--overwrite"])
+
+
+def test_importing_the_trainer_package_loads_no_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, mote_lib.train; print(sorted(m for m in ('torch', 'datasets', 'transformers') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
