@@ -131,11 +131,13 @@ def training_curves(labels: list[str], profile: str, window: int = 10):
     """
     import pandas as pd
 
+    from mote_lib.train import read_train_log
+
     frames = []
     for label in labels:
         for seed in get_profile(profile).seeds:
             folder = trained_run_folder(label, profile, seed)
-            records = [json.loads(line) for line in (folder / "train_log.jsonl").read_text().splitlines() if line]
+            records = read_train_log(folder)
             rows = [{"model": label, "seed": seed, "step": r["step"], "task": task, "loss": loss}
                     for r in records for task, loss in r["task_loss"].items()]
             frames.append(pd.DataFrame(rows))

@@ -21,9 +21,7 @@ from pathlib import Path
 
 from mote_lib.digest import json_digest
 from mote_lib.paths import runs_dir
-
-# Fields that do not change the weights a run ends with (where it runs, how often it saves, its label).
-NON_WEIGHT_FIELDS = frozenset({"device", "checkpoint_every", "keep_last", "profile"})
+from mote_lib.train.config import NON_WEIGHT_FIELDS  # the fields that do not change the weights: left out of the key
 
 
 def config_hash(config) -> str:
