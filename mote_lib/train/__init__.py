@@ -34,9 +34,10 @@ Example:
 
 from __future__ import annotations
 
-import importlib
+from typing import TYPE_CHECKING
 
 from mote_lib.cli import CommandLineError
+from mote_lib.lazy import lazy_exports
 from mote_lib.train.cli import (
     FIELD_CHOICES,
     NOT_ON_COMMAND_LINE,
@@ -52,31 +53,58 @@ from mote_lib.train.cli import (
 from mote_lib.train.config import EMBED_CHUNK, NON_WEIGHT_FIELDS, PAPER_TEMPERATURES, TASK_ROLES, TRAINING_DATA, TrainConfig
 from mote_lib.train.run_folder import check_output_folder, read_train_log
 
-# Names that need torch, each with its module: imported when first used (PEP 562), so that
-# ``import mote_lib.train`` and a mistaken command line stay fast.
-_LAZY = {
-    "train": "loop", "training_step": "loop", "TrainingDiverged": "loop", "make_optimizer": "loop",
-    "make_scheduler": "loop", "PHASES": "loop",
-    "TrainingData": "data", "resolve_data_root": "data",
-    "contrastive_step": "step", "grad_cache_step": "step", "batch_shards": "step", "shard_batch": "step",
-    "shared_loss": "step",
-    "RESUMABLE_CHANGES": "checkpoints", "save_checkpoint": "checkpoints", "restore_checkpoint": "checkpoints",
+if TYPE_CHECKING:
+    from mote_lib.train.checkpoints import RESUMABLE_CHANGES, restore_checkpoint, save_checkpoint
+    from mote_lib.train.data import TrainingData, resolve_data_root
+    from mote_lib.train.loop import PHASES, TrainingDiverged, make_optimizer, make_scheduler, train, training_step
+    from mote_lib.train.step import batch_shards, contrastive_step, grad_cache_step, shard_batch, shared_loss
+
+# Names that need torch, by module: imported on first use (PEP 562), so that ``import mote_lib.train``
+# and a mistaken command line stay fast.
+_LAZY_MODULES = {
+    "mote_lib.train.loop": ("PHASES", "TrainingDiverged", "make_optimizer", "make_scheduler", "train", "training_step"),
+    "mote_lib.train.data": ("TrainingData", "resolve_data_root"),
+    "mote_lib.train.step": ("batch_shards", "contrastive_step", "grad_cache_step", "shard_batch", "shared_loss"),
+    "mote_lib.train.checkpoints": ("RESUMABLE_CHANGES", "restore_checkpoint", "save_checkpoint"),
 }
+_LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
 __all__ = [
-    "EMBED_CHUNK", "FIELD_CHOICES", "NON_WEIGHT_FIELDS", "NOT_ON_COMMAND_LINE", "PAPER_TEMPERATURES", "PROG", "TASK_ROLES",
-    "TRAINING_DATA", "CommandLineError", "TrainConfig", "add_config_arguments", "check_inputs", "check_output_folder",
-    "command_line_parser", "field_help", "main", "parse_command_line", "read_train_log", "run_command_line", *_LAZY,
+    "CommandLineError",
+    "EMBED_CHUNK",
+    "FIELD_CHOICES",
+    "NON_WEIGHT_FIELDS",
+    "NOT_ON_COMMAND_LINE",
+    "PAPER_TEMPERATURES",
+    "PHASES",
+    "PROG",
+    "RESUMABLE_CHANGES",
+    "TASK_ROLES",
+    "TRAINING_DATA",
+    "TrainConfig",
+    "TrainingData",
+    "TrainingDiverged",
+    "add_config_arguments",
+    "batch_shards",
+    "check_inputs",
+    "check_output_folder",
+    "command_line_parser",
+    "contrastive_step",
+    "field_help",
+    "grad_cache_step",
+    "main",
+    "make_optimizer",
+    "make_scheduler",
+    "parse_command_line",
+    "read_train_log",
+    "resolve_data_root",
+    "restore_checkpoint",
+    "run_command_line",
+    "save_checkpoint",
+    "shard_batch",
+    "shared_loss",
+    "train",
+    "training_step",
 ]
 
-
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

@@ -1,7 +1,7 @@
 """``TrainConfig``, one training run's settings, and the trainer's constants (task roles, temperatures).
 
-Standard library only: ``python -m mote_lib.train`` builds and checks a ``TrainConfig`` before torch
-is imported. The field names, defaults and order are the training cache key
+No heavy imports (standard library and ``mote_lib.profiles``): ``python -m mote_lib.train`` checks
+a ``TrainConfig`` before torch is imported. The field names, defaults and order are the training cache key
 (``mote_lib.lab.runs.config_hash``): a new field needs a default that keeps the old behaviour.
 
 Example:
