@@ -188,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str]) -> int:
     control, config = parse_command_line(argv)  # a mistake stops here, before torch is imported
+    from mote_lib.offline import use_project_environment
+
+    use_project_environment()  # offline mode and in-project caches, set where the command starts
     from mote_lib.train.loop import train
 
     summary = train(config, control["output"], resume=control["resume"], overwrite=control["overwrite"])
