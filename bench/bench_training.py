@@ -2,8 +2,8 @@
 
 One model of each variant takes the same batches in turn (``steps_in_turn``), so load drift hits them
 alike; FLOPs are counted analytically from the chunks the trainer embeds (``step_flops``). The step
-itself is ``train_step``: the trainer's step as this bench times it, in three parts (forward, backward,
-optimizer). It is the one place the bench takes a training step (``bench_gpu.py`` uses it too).
+itself is ``train_step``: the trainer's own ``training_step``, timed in its three phases (forward,
+backward, optimizer) through the trainer's timing hook. It is the one place the bench takes a training step (``bench_gpu.py`` uses it too).
 """
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ from __future__ import annotations
 import contextlib
 import statistics
 import time
+import weakref
 from dataclasses import replace
 
 import torch
 from bench_peak import synchronize
 
-from mote_lib.distributed import SINGLE
 from mote_lib.fast_dropout import fast_dropout
 from mote_lib.model import MoTEModel
 from mote_lib.profiles import CPU_TRAINING
 from mote_lib.sampler import TaskAwareSampler
-from mote_lib.train import TrainConfig, TrainingData, contrastive_step, grad_cache_step, make_optimizer
+from mote_lib.train import PHASES, TrainConfig, TrainingData, make_optimizer, make_scheduler, training_step
 
 VARIANTS = ("em", "ic", "mote")
 # Suffix of EM/IC/MoTE trained with the cpu profile's setting (profiles.CPU_TRAINING), timed beside the
@@ -65,30 +65,30 @@ def step_flops(model: MoTEModel, batch: dict, config: TrainConfig) -> dict:
 
 
 def train_step(model: MoTEModel, optimizer, batch: dict, config: TrainConfig, device: torch.device, autocast: bool) -> dict:
-    """One step as the trainer takes it, timed in three parts.
+    """One step of the trainer's own ``training_step`` (loss, backward, clipping, AdamW, the learning-rate
+    schedule), timed in its three phases through the trainer's ``timer`` hook.
 
-    The bench's own copy of the trainer's step (``mote_lib.train``: the step function, backward, clipping,
-    AdamW; no learning-rate schedule), kept here alone; to be replaced by the trainer's own step once it
-    reports these timings itself.
+    The schedule is the trainer's (``make_scheduler``), one per optimizer, made at the optimizer's first step.
     """
-    synchronize(device)
-    start = time.perf_counter()
-    step = grad_cache_step if config.grad_cache else contrastive_step
-    result = step(model, batch, device, autocast, config.embed_chunk, config.max_seq_length, SINGLE, config.gather_negatives)
-    loss = result["loss"]
-    synchronize(device)
-    forward = time.perf_counter()
-    if result["objective"] is not None:
-        result["objective"].backward()
-    synchronize(device)
-    backward = time.perf_counter()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    synchronize(device)
-    end = time.perf_counter()
-    return {"seconds": end - start, "forward": forward - start, "backward": backward - forward, "optimizer": end - backward,
-            "tokens": result["tokens"], "loss": loss.item()}
+    scheduler = _SCHEDULERS.get(optimizer)
+    if scheduler is None:
+        scheduler = _SCHEDULERS[optimizer] = make_scheduler(optimizer, config)
+    seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def timer(phase: str):
+        synchronize(device)
+        start = time.perf_counter()
+        yield
+        synchronize(device)
+        seconds[phase] = time.perf_counter() - start
+
+    result = training_step(model, batch, optimizer, scheduler, config, device, autocast, timer=timer)
+    return {"seconds": sum(seconds.values()), **{phase: seconds[phase] for phase in PHASES},
+            "tokens": result["tokens"], "loss": result["loss"].item()}
+
+
+_SCHEDULERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # optimizer -> its schedule (train_step)
 
 
 def profile_step(model: MoTEModel, optimizer, batch: dict, config: TrainConfig, device: torch.device, top: int) -> dict:
