@@ -60,7 +60,8 @@ def test_mteb_wrapper_scores_a_local_sts_task_with_the_sum_similarity(lms, tmp_p
     by_hand = np.diag(moee.sum_similarity(f1.hs, f1.rw, f2.hs, f2.rw, used_alpha))
     assert score == pytest.approx(spearmanr(by_hand, [p[2] for p in pairs]).statistic, abs=1e-6)
     wrapped = encoder.similarity_pairwise(moee_embedding(f1, "sum", used_alpha), moee_embedding(f2, "sum", used_alpha))
-    np.testing.assert_allclose(wrapped.numpy(), by_hand, atol=1e-5)
+    # float32 in two summation orders: with alpha='auto' the similarities reach ~65, so the tolerance is relative too
+    np.testing.assert_allclose(wrapped.numpy(), by_hand, rtol=1e-6, atol=1e-5)
 
 
 def test_mteb_wrapper_similarity_for_the_cosine_methods(lms, texts):
