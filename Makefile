@@ -12,7 +12,7 @@ VENV_PY := .venv/bin/python
 ENV := source scripts/env.sh &&
 .DEFAULT_GOAL := help
 
-.PHONY: help setup test test-all lint notebooks reference reference-status reference-tables data bench bench-ddp constraints clean-cache
+.PHONY: help setup test test-all lint notebooks reference reference-status mechanism mechanism-status reference-tables data bench bench-ddp constraints clean-cache
 
 help: ## list the targets
 	@echo "usage: make TARGET [PROFILE=cpu] [PYTEST_ARGS=...] [SETUP_ARGS=--with-mpnet|--with-build] [THREADS=2]"
@@ -41,6 +41,12 @@ reference: setup ## the experiment of record (hours; resumable: run it again to 
 
 reference-status: setup ## runs of the experiment of record done and left, with the time left
 	@$(ENV) $(VENV_PY) -m mote_lib.lab.runner status --profile reference --threads $(THREADS)
+
+mechanism: setup ## amendment 1's mechanism entries of the reference runs: probes, swap matrix, WAVE, merges (hours; resumable)
+	@$(ENV) $(VENV_PY) -m mote_lib.lab.runner run --queue mechanism --threads $(THREADS)
+
+mechanism-status: setup ## the mechanism entries done and left
+	@$(ENV) $(VENV_PY) -m mote_lib.lab.runner plan --queue mechanism
 
 # After entries land: every table that rests on results/reference, in the order they read each other.
 reference-tables: setup ## regenerate the sizing note, the claims and their figure, notebook 09 (cpu) and README Status from results/

@@ -266,20 +266,6 @@ def test_route_ablation_scores_retrieval_with_the_right_no_and_the_wrong_query_e
     assert table.groupby("routing")["task"].nunique().nunique() == 1
 
 
-def test_query_routing_copies_leave_the_model_untouched(make_tiny_model, perturb_experts):
-    model = perturb_experts(make_tiny_model("mote"))
-    initial = make_tiny_model("mote")
-    reset, wrong = runner.query_expert_reset(model, initial), runner.queries_routed_to(model, "clustering")
-    text = ["how do I list files"]
-    right = model.encode(text, task="search_query")
-    assert np.allclose(reset.encode(text, task="search_query"), initial.encode(text, task="search_query"), atol=1e-6)
-    assert np.allclose(reset.encode(text, task="clustering"), model.encode(text, task="clustering"), atol=1e-6)
-    assert wrong.expert_ids(["search_query"]).item() == model.expert_index["clustering"]
-    assert not np.allclose(wrong.encode(text, task="search_query"), right)
-    assert model.config.task_to_expert["search_query"] == "search_query"
-    assert np.allclose(model.encode(text, task="search_query"), right)
-
-
 def test_a_second_run_does_nothing(copy_of_finished, monkeypatch, capsys):
     before = modification_times(copy_of_finished)
     monkeypatch.setattr("mote_lib.train.train", must_not_train)
@@ -317,6 +303,49 @@ def test_an_interrupted_entry_resumes_where_it_stopped(copy_of_finished, monkeyp
     assert (mote / "run.json").read_text() == run_json
     assert runner.is_finished(Entry(TINY, "mote", 0))
     assert set(json.loads((mote / "done.json").read_text())["seconds"]) >= {"inter_task_cosines.csv", "route_ablation.csv"}
+
+
+def test_the_mechanism_stage_writes_its_files_beside_the_registered_ones(copy_of_finished, monkeypatch):
+    registered = modification_times(copy_of_finished)
+    monkeypatch.setattr("mote_lib.train.train", must_not_train)
+    for label in ("ic", "mote"):
+        runner.run_entry(Entry(TINY, label, 0, stage="mechanism"))
+    after = modification_times(copy_of_finished)
+    assert all(after[path] == stamp for path, stamp in registered.items())  # nothing registered rewritten
+    mote, ic = copy_of_finished / "mote-s0", copy_of_finished / "ic-s0"
+    assert runner.is_finished(Entry(TINY, "mote", 0, stage="mechanism")) and (ic / "mechanism_done.json").is_file()
+    assert not (ic / "swap_matrix.csv").exists()
+    check = json.loads((mote / "weights_check.json").read_text())
+    assert check["within_tolerance"] and check["sketch_gap"] < 1e-6 and check["machine_kind"]
+    swaps = pd.read_csv(mote / "swap_matrix.csv")
+    assert set(swaps["route"]) == {"search_query", "search_document", "classification", "clustering", "sts_pair"}
+    experts = {"classification", "clustering", "search_document", "search_query", "none"}
+    assert swaps.groupby("route")["expert"].apply(set).eq(experts).all() and swaps["error"].isna().all()
+    routed = swaps[swaps["routed"]]
+    assert (routed["route"].map(lambda r: {"sts_pair": "classification"}.get(r, r)) == routed["expert"]).all()
+    assert set(pd.read_csv(mote / "swap_per_query.csv")["task_type"]) == {"Retrieval", "Reranking"}
+    merges = pd.read_csv(mote / "expert_merges.csv")
+    assert set(merges["edit"]) == {"routed", "wave", "merge search_document+clustering", "merge search_query+search_document"}
+    assert merges.groupby("edit")["task"].nunique().nunique() == 1  # every edit on the whole suite
+    cosines, ratios = pd.read_csv(mote / "layer_cosines.csv"), pd.read_csv(ic / "sensitivity.csv")
+    assert len(cosines.groupby(["task_a", "task_b"])) == 6 and set(ratios["probe"]) == {"swap", "edit"}
+
+
+def test_the_mechanism_stage_refuses_weights_beyond_the_tolerance(copy_of_finished):
+    folder = copy_of_finished / "ic-s0"
+    sketch = dict(np.load(folder / "weight_sketch.npz"))
+    sketch["sketch"] = sketch["sketch"] * 1.01
+    with open(folder / "weight_sketch.npz", "wb") as handle:
+        np.savez_compressed(handle, **sketch)
+    with pytest.raises(runner.mechanism.WeightsOutOfTolerance):
+        runner.run_entry(Entry(TINY, "ic", 0, stage="mechanism"))
+    assert not (folder / "weights_check.json").exists()
+
+
+def test_the_mechanism_queue_covers_ic_and_mote_seeds_0_to_5_of_the_reference():
+    entries = queue("mechanism")
+    assert {(e.label, e.seed) for e in entries} == {(m, s) for m in ("ic", "mote") for s in range(6)}
+    assert all(e.profile == "reference" and e.stage == "mechanism" and e.group == "runs" for e in entries)
 
 
 def test_results_of_other_weights_are_never_mixed_into_an_entry(copy_of_finished):

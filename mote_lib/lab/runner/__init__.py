@@ -42,11 +42,11 @@ from mote_lib.lab.runner.entries import (
     queue,
 )
 from mote_lib.lab.runner.estimate import Rate, measured_rates, status
-from mote_lib.lab.runner.outputs import STEPS, TAG_COLUMNS, queries_routed_to, query_expert_reset, weight_changes
+from mote_lib.lab.runner.outputs import STEPS, TAG_COLUMNS, weight_changes
 from mote_lib.lab.runner.work import EntryWork, WeightsChanged, run, run_entry
 
 __all__ = [
     "BASE", "DONE", "QUEUES", "STEPS", "TAG_COLUMNS", "UNTRAINED", "Entry", "EntryWork", "Rate", "WeightsChanged",
-    "expected_files", "is_finished", "main", "measured_rates", "missing_files", "plan", "queries_routed_to",
-    "query_expert_reset", "queue", "run", "run_entry", "status", "weight_changes",
+    "expected_files", "is_finished", "main", "measured_rates", "missing_files", "plan",
+    "queue", "run", "run_entry", "status", "weight_changes",
 ]

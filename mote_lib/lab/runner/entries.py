@@ -40,7 +40,12 @@ REFERENCE_QUEUE = (
 # on the retrieval task alone (no label-based classification or clustering pairs). Diagnostic, not
 # pre-registered: its entries live in their own folder and never enter the claims.
 BASE_GAP_QUEUE = (("reference", ("base-ic", "ic-retrieval-only", "ic-lr1e-5"), (0,)),)
-QUEUES = {"reference": REFERENCE_QUEUE, "base-gap": BASE_GAP_QUEUE}
+# Why does MoTE win (issue 26; docs/preregistration.md, amendment 1)? The mechanism analyses of the
+# reference runs already scored, from their (cached or rebuilt) weights, written beside their files.
+MECHANISM_QUEUE = (("reference", ("mote", "ic"), (0, 1, 2, 3, 4, 5)),)
+QUEUES = {"reference": REFERENCE_QUEUE, "base-gap": BASE_GAP_QUEUE, "mechanism": MECHANISM_QUEUE}
+# Queues whose entries add a stage of files to entries that exist: the stage's name (Entry.stage).
+QUEUE_STAGES = {"mechanism": "mechanism"}
 # Queues whose entries are written beside the runs rather than among them (results/<profile>/<folder>/).
 QUEUE_FOLDERS = {"base-gap": "base_gap"}
 
@@ -56,6 +61,7 @@ class Entry:
     label: str
     seed: int | None = None
     group: str = "runs"
+    stage: str = "record"  # "record": the registered files; "mechanism": amendment 1's (runner.mechanism)
 
     @property
     def name(self) -> str:
@@ -79,7 +85,8 @@ class Entry:
         return train_config(UNTRAINED.get(self.label, self.label), self.profile, self.seed or 0)
 
     def __str__(self) -> str:
-        return f"{self.profile}/{self.name}" if self.group == "runs" else f"{self.profile}/{self.group}/{self.name}"
+        where = f"{self.profile}/{self.name}" if self.group == "runs" else f"{self.profile}/{self.group}/{self.name}"
+        return where if self.stage == "record" else f"{where} ({self.stage})"
 
 
 def queue(name: str) -> list[Entry]:
@@ -93,8 +100,8 @@ def queue(name: str) -> list[Entry]:
         except ValueError as err:
             raise CommandLineError(f"{err}; or a queue: {sorted(QUEUES)}") from None
         groups = ((name, (BASE,), (None,)), (name, MAIN_MODELS, seeds))
-    folder = QUEUE_FOLDERS.get(name, "runs")
-    entries = [Entry(p, label, seed if label not in UNTRAINED else None, folder)
+    folder, stage = QUEUE_FOLDERS.get(name, "runs"), QUEUE_STAGES.get(name, "record")
+    entries = [Entry(p, label, seed if label not in UNTRAINED else None, folder, stage)
                for p, labels, group_seeds in groups for seed in group_seeds for label in labels]
     for entry in entries:
         if entry.label not in UNTRAINED and entry.label not in MODELS:
@@ -109,6 +116,10 @@ def expected_files(entry: Entry) -> list[str]:
         ['run.json', 'scores.csv', 'per_query.csv']
     """
     variant = entry.variant
+    if entry.stage == "mechanism":
+        from mote_lib.lab.runner.mechanism import mechanism_files
+
+        return mechanism_files(variant)
     files = ["run.json", "scores.csv", "per_query.csv"]
     if entry.trained:
         files += ["train_log.csv", "expert_movement.csv", "weight_sketch.npz"]
@@ -120,7 +131,12 @@ def expected_files(entry: Entry) -> list[str]:
 
 
 def missing_files(entry: Entry) -> list[str]:
-    return [name for name in [*expected_files(entry), DONE] if not (entry.folder / name).is_file()]
+    return [name for name in [*expected_files(entry), done_file(entry)] if not (entry.folder / name).is_file()]
+
+
+def done_file(entry: Entry) -> str:
+    """The file written last, when every file of the entry's stage is there: ``done.json``, ``mechanism_done.json``."""
+    return DONE if entry.stage == "record" else f"{entry.stage}_done.json"
 
 
 def is_finished(entry: Entry) -> bool:

@@ -12,9 +12,9 @@
     route_ablation.csv      retrieval and reranking with the right query expert, the initial one
                             ("none"), and the clustering expert ("wrong")
 
-Also the weight-editing helpers those analyses use: ``weight_changes`` (every expert's change from
-its initial weights), ``query_expert_reset`` and ``queries_routed_to`` (copies of a sequence-routed
-model with the query expert reset or swapped). ``STEPS`` maps each file to the function that writes it.
+Also ``weight_changes`` (every expert's change from its initial weights); the route ablation's edited
+copies come from ``mote_lib.lab.expert_edits``. ``STEPS`` maps each file to the function that writes it
+(the mechanism stage's files: ``mote_lib.lab.runner.mechanism``).
 
 Example:
     >>> from mote_lib.lab.runner.outputs import STEPS
@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -194,8 +193,10 @@ def write_route_ablation(work: EntryWork, path: Path) -> None:
     scored = work.evaluation
     scored = scored[scored["task_type"].isin(RETRIEVAL_TYPES)]
     tasks = sorted(set(scored["task"]))
-    variants = {"none": query_expert_reset(work.model, work.initial),
-                "wrong": queries_routed_to(work.model, "clustering")}
+    from mote_lib.lab.expert_edits import expert_reset, routed_to
+
+    variants = {"none": expert_reset(work.model, work.initial, "search_query"),
+                "wrong": routed_to(work.model, "search_query", "clustering")}
     frames = [scored.assign(routing="right")]
     for routing, model in variants.items():
         table = evaluate_models({f"{work.label}-{routing}": model}, "offline", tasks=tasks,
@@ -203,24 +204,6 @@ def write_route_ablation(work: EntryWork, path: Path) -> None:
         frames.append(table.assign(routing=routing))
     table = pd.concat(frames, ignore_index=True)
     write_csv(path, work.tagged(table[["routing", "task", "task_type", "split", "score", "error"]]))
-
-
-def query_expert_reset(model, initial):
-    """A copy of a sequence-routed model whose query expert holds the initial (shared) weights in every MoTE layer."""
-    reset = copy.deepcopy(model)
-    expert = reset.config.task_to_expert["search_query"]
-    for bank, start in zip(reset.blocks, initial.blocks):
-        if len(bank.experts) > 1:
-            bank.experts[reset.expert_index[expert]].load_state_dict(start.experts[initial.expert_index[expert]].state_dict())
-    return reset
-
-
-def queries_routed_to(model, expert: str):
-    """A copy of a sequence-routed model whose queries go to ``expert``; they keep the ``search_query: `` instruction."""
-    rerouted = copy.deepcopy(model)
-    # expert_index was fixed when the model was built, so the query task now reaches the other expert's weights.
-    rerouted.config.task_to_expert["search_query"] = expert
-    return rerouted
 
 
 STEPS = {

@@ -22,7 +22,8 @@ from pathlib import Path
 from mote_lib.atomic import write_text_atomic
 from mote_lib.cli import CommandLineError
 from mote_lib.lab.experiments import eval_data_root
-from mote_lib.lab.runner.entries import DONE, Entry, expected_files, is_finished, queue
+from mote_lib.lab.runner import mechanism
+from mote_lib.lab.runner.entries import Entry, done_file, expected_files, is_finished, queue
 from mote_lib.lab.runner.outputs import STEPS, utc_now, weight_changes
 from mote_lib.machine import commit_label, machine, machine_kind
 
@@ -63,9 +64,10 @@ class EntryWork:
 
     def _check_weights(self, digest: str) -> None:
         # The weights may have been retrained after runs/ was lost (or the base package changed):
-        # results of different weights must not sit in one entry's folder.
+        # results of different weights must not sit in one entry's folder. The mechanism stage checks
+        # rebuilt weights against the committed sketches instead (amendment 1, A6: weights_check.json).
         recorded = self.entry.folder / "run.json"
-        if recorded.is_file():
+        if recorded.is_file() and self.entry.stage == "record":
             expected = json.loads(recorded.read_text())["weights_hash"]
             if expected != digest:
                 raise WeightsChanged(
@@ -91,6 +93,16 @@ class EntryWork:
                                show_progress=False)
 
     @cached_property
+    def swaps(self):
+        """The swap matrix's scores (``mechanism.swap_scores``)."""
+        return mechanism.swap_scores(self)
+
+    @cached_property
+    def merges(self):
+        """The whole suite routed, averaged (WAVE) and with two merges (``mechanism.merge_scores``)."""
+        return mechanism.merge_scores(self)
+
+    @cached_property
     def changes(self) -> list[dict]:
         """Per layer and expert: the change of its weights from their initial values (float64)."""
         return weight_changes(self.model, self.initial)
@@ -105,6 +117,8 @@ class EntryWork:
 
         tags = {"model": self.label, "entry": self.entry.name, "seed": self.entry.seed, "profile": self.entry.profile,
                 "commit": commit_label(), "cpu": machine()["cpu"], "threads": torch.get_num_threads()}
+        if self.entry.stage != "record":  # the registered files keep their columns; new stages name the kind too
+            tags["machine_kind"] = machine_kind(machine())
         table = table.drop(columns=[c for c in ("result_file", *tags) if c in table])
         for position, (column, value) in enumerate(tags.items()):
             table.insert(position, column, value)
@@ -128,10 +142,10 @@ def run_entry(entry: Entry) -> dict[str, float]:
         say(f"{entry} train: {seconds['train']} s")
     for name in missing:
         started = time.perf_counter()
-        STEPS[name](work, entry.folder / name)
+        (STEPS | mechanism.STEPS)[name](work, entry.folder / name)
         seconds[name] = round(time.perf_counter() - started, 1)
         say(f"{entry} {name}: {seconds[name]} s")
-    done_path = entry.folder / DONE
+    done_path = entry.folder / done_file(entry)
     previous = json.loads(done_path.read_text()).get("seconds", {}) if done_path.is_file() else {}
     done = {"entry": str(entry), "files": expected_files(entry), "seconds": {**previous, **seconds},
             "machine_kind": machine_kind(machine()), "threads": torch.get_num_threads(), "commit": commit_label(),
