@@ -84,9 +84,11 @@ display(pd.DataFrame(ratios).T.rename(columns=lambda c: c.replace("gain_", "gain
 
 # %% [markdown]
 # How to read it: the ratio is MoTE's gain over EM divided by IC's. The paper's 1.59 (retrieval)
-# and 1.43 (overall) mean both gains are positive and MoTE's larger. A negative ratio means the two
-# gains have opposite signs, and a ratio of a tiny IC gain is large and unstable: look at the two
-# gains themselves, and at notebook 05 for whether the differences are distinguishable from noise.
+# and 1.43 (overall) mean both gains are positive and MoTE's larger. As pre-registered, a ratio is
+# shown only when both gains are positive (NaN otherwise: a ratio of two negative gains, or of gains
+# of opposite signs, does not say "MoTE gains more"); a ratio of a tiny IC gain is still large and
+# unstable: look at the two gains themselves, and at notebook 05 for whether the differences are
+# distinguishable from noise.
 
 # %% [markdown]
 # ## Inference cost
