@@ -158,7 +158,7 @@ class Estimate:
 VARIANCES = ("amended", "registered")  # estimate's variance: docs/preregistration.md, amendment 1 (A1), and as registered
 
 
-def estimate(paired: pd.DataFrame, confidence: float = 0.95, power: float = 0.80, variance: str = "registered") -> Estimate:
+def estimate(paired: pd.DataFrame, confidence: float = 0.95, power: float = 0.80, variance: str = "amended") -> Estimate:
     """Effect of ``a - b`` over seeds, datasets and queries, with a t interval, p-value and MDE.
 
     The endpoint θ is the mean over datasets (each weighs the same) of the mean over seeds and
@@ -555,7 +555,7 @@ def query_only_mde(est: Estimate) -> float:
     return float(quantiles * est.se_query)
 
 
-def tost_p_value(paired: pd.DataFrame, margin: float) -> float:
+def tost_p_value(paired: pd.DataFrame, margin: float, variance: str = "amended") -> float:
     """The p-value of the two one-sided tests of |a - b| < margin (the larger of the two), by shifting b.
 
     ``estimate`` of a - (b ∓ margin) has the same variance and an effect moved by ±margin, so its
@@ -563,7 +563,7 @@ def tost_p_value(paired: pd.DataFrame, margin: float) -> float:
     """
     one_sided = []
     for shift, side in ((-margin, +1), (+margin, -1)):  # H0: effect <= -margin, then H0: effect >= +margin
-        est = estimate(paired.assign(b=paired["b"] + shift))
+        est = estimate(paired.assign(b=paired["b"] + shift), variance=variance)
         if not est.seed_variance_estimated:
             return math.nan
         beyond = side * est.effect > 0  # on the side that rejects this bound's null

@@ -119,9 +119,14 @@ def findings(table: pd.DataFrame) -> list[str]:
     factors = {arm: avg[arm] - ic for arm in ("IC, lr 1e-5", "IC, retrieval only", "EM, 180 steps") if arm in avg}
     if factors:
         best = max(factors, key=factors.get)
-        above = avg[best] > base
+        gap = avg[best] - base
+        if noise is not None and abs(gap) < 2 * noise:  # one seed per arm: say what it cannot show
+            where = (f"{gap:+.2f} against the untrained base, within the noise band of one seed ({2 * noise:.2f}): "
+                     "one seed cannot tell whether it lies above or below the base")
+        else:
+            where = f"{gap:+.2f} against the untrained base: {'above' if gap > 0 else 'still below'} it"
         out.append(f"Of the single changes to IC's training tried so far, '{best}' moves the average most "
-                   f"({factors[best]:+.2f}, to {avg[best]:.2f}: {'above' if above else 'still below'} the untrained base).")
+                   f"({factors[best]:+.2f}, to {avg[best]:.2f}; {where}).")
     return out
 
 

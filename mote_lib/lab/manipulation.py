@@ -12,7 +12,9 @@ Before a MoTE-vs-IC difference can be read as the effect of task experts, the ex
   the query expert reset to its initial weights ("none"), and with the clustering expert ("wrong"),
   from ``route_ablation.csv``. If right equals wrong, the experts are not task-specific.
 
-Both are descriptive and printed into ``claims.md`` (``lines``); neither is a verdict on the paper.
+Both are descriptive and printed into ``claims.md`` (``lines``); neither is a verdict on the paper. The
+check of record since amendment 1 (A3) is ``mote_lib.lab.expert_identity``'s matched yardstick
+(``identity``), shown beside the registered one.
 
 Example:
     >>> from mote_lib.lab.manipulation import lines
@@ -27,7 +29,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from mote_lib.lab import records
+from mote_lib.lab import expert_identity, records
 from mote_lib.lab.weight_sketch import sketch_distance
 
 ROUTINGS = ("right", "none", "wrong")
@@ -103,6 +105,41 @@ def route_sentence(table: pd.DataFrame) -> str:
             f"wrong {spread}): the experts are not shown to be task-specific.")
 
 
+def identity(profile: str) -> dict | None:
+    """The matched-yardstick check of record (amendment 1, A3; ``expert_identity.check``), None before 2 MoTE seeds."""
+    return expert_identity.check(profile)
+
+
+def identity_sentence(result: dict) -> str:
+    """The amended check's reading, in one sentence."""
+    numbers = (f"two experts of one seed lie {result['distance_ratio']:.2f} times as far apart as one expert in two "
+               f"seeds (permutation p {result['p_distance']:.2g}), and one expert's update in two seeds is more alike "
+               f"than two experts' by a cosine of {result['direction_contrast']:+.2f} (p {result['p_direction']:.2g}), "
+               f"over {result['n_seeds']} MoTE seeds and {result['n_layers']} MoTE layers")
+    label = {expert_identity.PASSED: "passed", expert_identity.FAILED: "failed",
+             expert_identity.INCONCLUSIVE: "inconclusive"}[result["verdict"]]
+    reading = {expert_identity.PASSED: "the experts learned reproducible, task-specific weights",
+               expert_identity.FAILED: "the experts are not shown to be task-specific by their weights",
+               expert_identity.INCONCLUSIVE: "the data cannot tell"}[result["verdict"]]
+    return f"**Manipulation check by weights (amendment 1, A3, of record): {label}.** {numbers[0].upper()}{numbers[1:]}: {reading}."
+
+
+def identity_lines(profile: str) -> list[str]:
+    """claims.md's section on the amended check by weights, with the per-layer values and the cosine table."""
+    result = identity(profile)
+    if result is None:
+        return []
+    out = ["**Matched yardstick (amendment 1, A3; of record).** The yardstick is the same expert in another MoTE seed "
+           f"(count sketches of the scored weights; {result['n_permutations']:,} permutations of each seed's expert labels):", "",
+           identity_sentence(result), "", "| MoTE layer | distance ratio | direction contrast |", "|---:|---:|---:|"]
+    out += [f"| {int(r.layer)} | {r.distance_ratio:.2f} | {r.direction_contrast:+.2f} |" for r in result["per_layer"].itertuples()]
+    cosines = result["cosines"]
+    out += ["", "Mean cosine between one expert's update (row) and an expert's update in another MoTE seed (column):", "",
+            "| expert | " + " | ".join(cosines.columns) + " |", "|---|" + "---:|" * len(cosines.columns)]
+    out += [f"| {name} | " + " | ".join(f"{v:+.3f}" for v in row) + " |" for name, row in cosines.iterrows()]
+    return out + [""]
+
+
 def lines(profile: str) -> list[str]:
     """The "Manipulation checks" section of ``claims.md`` (none for a profile the runner has not run:
     the notebooks keep no weight sketches or route ablations)."""
@@ -121,6 +158,7 @@ def lines(profile: str) -> list[str]:
             "Context (the rule was fixed before any result): an expert is updated only on its own task's steps "
             "(a retrieval step updates the query and document experts, about half of all steps; classification "
             "and clustering about a quarter each), while IC's MLP is updated on every step.", ""]
+    out += identity_lines(profile)
     ablation = route_ablation(profile)
     out += ["**Route ablation.** MoTE scored with the right query expert, the query expert reset to its initial "
             "weights (none) and the clustering expert (wrong); mean over datasets:", ""]

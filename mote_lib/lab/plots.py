@@ -453,7 +453,8 @@ def claims_forest(table: pd.DataFrame, paper: dict[str, tuple[float | None, int]
     """Each judged claim's effect with its 95% interval, the paper's value beside it, coloured by verdict.
 
     ``table``: the claims table (``claim, kind, effect, ci_low, ci_high, n_seeds, verdict, paper_key,
-    test``, optionally ``not_significant_after_holm``), rows top to bottom; ``paper``: paper_key -> (value or None, direction). An equivalence
+    test``, optionally ``not_significant_after_holm`` and the registered interval ``registered_ci_low``,
+    ``registered_ci_high``, drawn thin below the amended one), rows top to bottom; ``paper``: paper_key -> (value or None, direction). An equivalence
     row gets its ``margin`` band; a direction-only claim its arrow; a one-seed row a point without
     interval (no seed-to-seed variance).
     """
@@ -477,6 +478,10 @@ def claims_forest(table: pd.DataFrame, paper: dict[str, tuple[float | None, int]
             has_ci = seeds > 1 and pd.notna(row.ci_low) and pd.notna(row.ci_high)
             ax.errorbar(row.effect, pos, xerr=[[row.effect - row.ci_low], [row.ci_high - row.effect]] if has_ci else None,
                         fmt="o", color=color, ecolor=color, elinewidth=2.5, capsize=4, ms=7, zorder=4)
+            low, high = getattr(row, "registered_ci_low", None), getattr(row, "registered_ci_high", None)
+            if has_ci and pd.notna(low) and pd.notna(high):  # the registered interval, thin, just below (amendment 1, A1)
+                ax.plot([low, high], [pos - 0.2, pos - 0.2], color=color, lw=1, alpha=0.6, zorder=3)
+                ax.plot([low, high], [pos - 0.2, pos - 0.2], "|", color=color, ms=5, alpha=0.6, zorder=3)
         verdict = f"{row.verdict}: check passed" if row.kind == "A/A check" and row.verdict == "inconclusive" else row.verdict
         caveat = getattr(row, "not_significant_after_holm", None)  # the table's own caveat, kept in the picture
         if pd.notna(caveat) and bool(caveat):
@@ -490,10 +495,12 @@ def claims_forest(table: pd.DataFrame, paper: dict[str, tuple[float | None, int]
     handles = [plt.Line2D([], [], marker="o", color=c, ls="", label=v) for v, c in VERDICT_COLORS.items()]
     handles += [plt.Line2D([], [], marker="x", color="black", mew=2, ls="", label="paper's value"),
                 plt.Line2D([], [], marker=r"$\rightarrow$", color="black", ls="", ms=12, label="paper: direction only")]
+    if "registered_ci_low" in rows and rows["registered_ci_low"].notna().any():
+        handles.append(plt.Line2D([], [], color="#555555", lw=1, alpha=0.6, label="registered interval (thin)"))
     if margin is not None:
         handles.append(Patch(color="#1f77b4", alpha=0.12, label=f"equivalence margin ±{margin:g}"))
     ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.6 / max(len(rows), 1) - 0.12),
               ncol=4, frameon=False)
-    _title(ax, "Each claim: our effect with its 95% interval (seeds as the unit)", profile)
+    _title(ax, "Each claim: our effect with its 95% interval (seeds and queries; amended, of record)", profile)
     fig.tight_layout()
     return fig

@@ -340,7 +340,39 @@ def test_caveats_mark_verdicts_provisional_before_the_aa_check_and_name_a_failed
     decided = pd.DataFrame({"kind": [claims.PRIMARY, claims.AA_CHECK], "verdict": [claims.SUPPORTED, claims.NOT_MEASURED]})
     monkeypatch.setattr(manipulation, "separation", lambda profile: pd.DataFrame({"ratio": [0.8, 0.9]}))
     text = "\n".join(claims.caveat_lines("reference", decided))
-    assert "**Provisional.**" in text and "**Manipulation check failed.**" in text and "ratios 0.80-0.90" in text
+    assert "**Provisional.**" in text and "registered rule: failed" in text and "ratios 0.80-0.90" in text
     passed = decided.assign(verdict=[claims.SUPPORTED, claims.INCONCLUSIVE])
     monkeypatch.setattr(manipulation, "separation", lambda profile: pd.DataFrame({"ratio": [1.2, 0.9]}))
     assert claims.caveat_lines("reference", passed) == []
+
+
+def test_the_matched_yardstick_check_of_record_stands_beside_a_failed_registered_check(results, monkeypatch):
+    from mote_lib.lab import manipulation
+
+    decided = pd.DataFrame({"kind": [claims.PRIMARY, claims.AA_CHECK], "verdict": [claims.SUPPORTED, claims.INCONCLUSIVE]})
+    monkeypatch.setattr(manipulation, "separation", lambda profile: pd.DataFrame({"ratio": [0.8, 0.9]}))
+    monkeypatch.setattr(manipulation, "identity", lambda profile: {
+        "verdict": "passed", "distance_ratio": 1.2, "direction_contrast": 0.3, "p_distance": 1e-4, "p_direction": 1e-4,
+        "n_seeds": 6, "n_layers": 3})
+    text = "\n".join(claims.caveat_lines("reference", decided))
+    assert "registered rule: failed" in text and "(amendment 1, A3, of record): passed" in text
+    assert "not evidence that task specialisation caused it" not in text
+
+
+def test_counts_follow_the_holm_adjustment():
+    table = pd.DataFrame({"kind": [claims.PRIMARY, claims.SECONDARY, claims.SECONDARY],
+                          "verdict": [claims.SUPPORTED, claims.CONTRADICTED, claims.CONTRADICTED],
+                          "not_significant_after_holm": [None, True, False]})
+    assert claims.verdict_counts(table) == {"supported": 1, "contradicted": 1,
+                                            "contradicted before Holm adjustment, not after": 1}
+
+
+def test_every_judged_row_carries_the_registered_interval_beside_the_amended_one():
+    table = claims.claims_table("reference")  # the committed results
+    if table["ci_low"].isna().all():
+        pytest.skip("needs the committed results/reference")
+    judged = table[table["kind"].isin([claims.PRIMARY, claims.SECONDARY, claims.AA_CHECK]) & table["ci_low"].notna()]
+    for row in judged.itertuples():
+        assert row.registered_verdict in claims.VERDICT_ORDER and "registered" in row.ours
+        # the amended interval counts the interaction once: never wider than the registered one
+        assert row.ci_high - row.ci_low <= row.registered_ci_high - row.registered_ci_low + 1e-9

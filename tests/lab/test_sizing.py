@@ -78,3 +78,16 @@ def test_write_sizing_writes_the_report_the_table_and_the_figure(results, entry_
     text = (results / "reference" / "sizing.md").read_text()
     assert "| pilot | 60 | 2 |" in text and "| reference | 180 | 2 |" in text and "**Decision** (rests on 2 seed pair(s)" in text
     assert (results / "figures" / "reference" / "pilot_sizing.png").is_file()
+
+
+def test_the_decision_as_taken_stays_on_the_pilots_seed_pairs_beside_the_recomputation():
+    from mote_lib.lab import sizing
+    from mote_lib.paths import PROJECT_ROOT
+
+    if not (PROJECT_ROOT / "results" / "reference" / "runs" / "mote-s5").is_dir():
+        pytest.skip("needs the committed results/reference")
+    text, _ = sizing.report([sizing.arm("reference")], sizing.run_costs(), sizing.arm("reference"))
+    taken = next(line for line in text.splitlines() if line.startswith("**Decision, as taken**"))
+    assert "seed pairs 0, 1" in taken and taken.endswith("run 3 seeds.")
+    assert any(line.startswith("Recomputed with all 6 seed pairs, for information only") for line in text.splitlines())
+    assert sizing.arm("reference", sizing.DECISION_SEEDS).estimate.n_seeds == 2

@@ -41,7 +41,7 @@ Example (a clear MoTE gain over 3 seeds, nothing else measured):
     >>> inputs = Inputs(layout="given", scores=scores, per_query=per_query)
     >>> row = judge(ENDPOINTS[0], inputs, "cpu")
     >>> row["verdict"], row["ours"]
-    ('supported', '+3.10 [+2.85, +3.35], p 0.00035, MDE 0.31, 3 seeds')
+    ('supported', '+3.10 [+2.85, +3.35], p 0.00035, MDE 0.31, 3 seeds; registered [+2.85, +3.35], MDE 0.31')
     >>> judge(ENDPOINTS[5], inputs, "cpu")["ours"]
     'not measured: needs per-dataset scores of mote-no-tacl (notebook 02_evaluate_mteb, or python -m mote_lib.lab.runner run --profile cpu)'
 

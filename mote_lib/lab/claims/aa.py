@@ -44,7 +44,7 @@ def aa_check(inputs: Inputs, profile: str) -> dict:
     relabelled = pd.concat([table[table["seed"].isin(half)].assign(model=name) for half, name in zip(halves, names)])
     try:
         paired, _ = balanced(verdicts.pair_scores(relabelled, *names, dataset_col="task", query_col="query_id"))
-        est = verdicts.estimate(paired)
+        est, registered = (verdicts.estimate(paired, variance=v) for v in ("amended", "registered"))
     except ValueError as err:
         return claim_row(**base, ours=f"not measured: {err}", verdict=NOT_MEASURED, reason=str(err))
     verdict = verdicts.directional_verdict(est, PAPER_NUMBERS[primary.paper_key].value)
@@ -55,9 +55,14 @@ def aa_check(inputs: Inputs, profile: str) -> dict:
               if verdict.label == INCONCLUSIVE
               else f"{interval} excludes 0 between two halves of one model's seeds: the intervals are likely too narrow "
                    "(a true A/A excludes 0 about 5% of the time)")
-    return claim_row(**base, ours=ours_text(est, est.p_value), verdict=verdict.label, reason=reason,
+    registered_verdict = verdicts.directional_verdict(registered, PAPER_NUMBERS[primary.paper_key].value)
+    ours = (ours_text(est, est.p_value)
+            + f"; registered [{registered.ci_low:+.2f}, {registered.ci_high:+.2f}], MDE {registered.mde:.2f}")
+    return claim_row(**base, ours=ours, verdict=verdict.label, reason=reason,
                      seeds_needed=None, n_seeds=est.n_seeds, effect=est.effect, ci_low=est.ci_low,
-                     ci_high=est.ci_high, p_value=est.p_value, mde=est.mde)
+                     ci_high=est.ci_high, p_value=est.p_value, mde=est.mde, registered_verdict=registered_verdict.label,
+                     registered_ci_low=registered.ci_low, registered_ci_high=registered.ci_high,
+                     registered_p_value=registered.p_value, registered_mde=registered.mde)
 
 
 def aa_passed(table: pd.DataFrame) -> bool | None:

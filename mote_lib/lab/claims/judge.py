@@ -1,5 +1,9 @@
 """One claims-table row per endpoint: the estimate, its verdict (``mote_lib.verdicts``), or "not measured".
 
+Each row holds two intervals (docs/preregistration.md, amendment 1, A1): the amended one, which counts
+each variance component once and is of record (``effect``, ``ci_low`` ... ``verdict``), and the
+registered one beside it (``registered_*``).
+
 The verdict rules are ``mote_lib.verdicts``'s: "directional" claims (the paper gives a number) by
 ``directional_verdict``, claims of direction only (re-ranking, inter-task similarity, SLR - TLR and
 EB - EOB over all datasets) by ``direction_only_verdict``, the clustering equivalence by
@@ -21,7 +25,10 @@ from mote_lib.significance import adjust_p_values
 from mote_lib.verdicts import CONTRADICTED, SMALLER, SUPPORTED, Estimate, Verdict
 
 COLUMNS = ["claim", "kind", "paper", "paper_key", "ours", "verdict", "reason", "seeds_needed", "n_seeds", "effect",
-           "ci_low", "ci_high", "p_value", "p_holm", "not_significant_after_holm", "mde", "test", "data"]
+           "ci_low", "ci_high", "p_value", "p_holm", "not_significant_after_holm", "mde", "test", "data",
+           # The registered interval (docs/preregistration.md, amendment 1, A1: both are reported; the amended one is of record).
+           "registered_verdict", "registered_ci_low", "registered_ci_high", "registered_p_value", "registered_p_holm",
+           "registered_mde"]
 
 
 def _verdict(endpoint: Endpoint, est: Estimate) -> Verdict:
@@ -72,18 +79,30 @@ def judge(endpoint: Endpoint, inputs: Inputs, profile: str) -> dict:
     if paired is None:
         return claim_row(**base, ours=note, verdict=NOT_MEASURED, reason="inputs missing (see ours)")
     try:
-        est = verdicts.estimate(paired)
+        est, registered = (verdicts.estimate(paired, variance=v) for v in ("amended", "registered"))
     except ValueError as err:  # e.g. a seed pair that misses some queries
         return claim_row(**base, ours=f"not measured: {err}", verdict=NOT_MEASURED, reason=str(err))
-    verdict = _verdict(endpoint, est)
-    # With one seed pair the interval is query-only and must not be read as a decision: no p then.
-    p_value = math.nan
-    if est.seed_variance_estimated:
-        p_value = verdicts.tost_p_value(paired, EQUIVALENCE_MARGIN) if endpoint.test == "equivalence" else est.p_value
+    verdict, registered_verdict = _verdict(endpoint, est), _verdict(endpoint, registered)
+    p_value, registered_p = _p_value(endpoint, paired, est, "amended"), _p_value(endpoint, paired, registered, "registered")
     p_name = "TOST p" if endpoint.test == "equivalence" else "p"
-    return claim_row(**base, ours=ours_text(est, p_value, p_name) + note, verdict=verdict.label, reason=verdict.reason,
+    ours = ours_text(est, p_value, p_name)
+    if registered.seed_variance_estimated:
+        ours += f"; registered [{registered.ci_low:+.2f}, {registered.ci_high:+.2f}], MDE {registered.mde:.2f}"
+    reason = verdict.reason
+    if verdict.label == SMALLER:  # amendment 1, A2: magnitudes from two benchmarks
+        reason += "; the paper's number is on MTEB, ours on the offline suite: different benchmarks"
+    return claim_row(**base, ours=ours + note, verdict=verdict.label, reason=reason,
                      seeds_needed=verdict.seeds_needed, n_seeds=est.n_seeds, effect=est.effect, ci_low=est.ci_low,
-                     ci_high=est.ci_high, p_value=p_value, mde=est.mde)
+                     ci_high=est.ci_high, p_value=p_value, mde=est.mde, registered_verdict=registered_verdict.label,
+                     registered_ci_low=registered.ci_low, registered_ci_high=registered.ci_high,
+                     registered_p_value=registered_p, registered_mde=registered.mde)
+
+
+def _p_value(endpoint: Endpoint, paired, est: Estimate, variance: str) -> float:
+    # With one seed pair the interval is query-only and must not be read as a decision: no p then.
+    if not est.seed_variance_estimated:
+        return math.nan
+    return verdicts.tost_p_value(paired, EQUIVALENCE_MARGIN, variance) if endpoint.test == "equivalence" else est.p_value
 
 
 def adjust_secondaries(rows: list[dict]) -> None:
@@ -91,6 +110,11 @@ def adjust_secondaries(rows: list[dict]) -> None:
     secondary = [row for row in rows if row["kind"] == SECONDARY and np.isfinite(_float(row["p_value"]))]
     if not secondary:
         return
+    registered = [_float(row["registered_p_value"]) for row in secondary]
+    if all(np.isfinite(registered)):
+        for row, adjusted in zip(secondary, adjust_p_values(registered, "holm"), strict=True):
+            row["registered_p_holm"] = float(adjusted)
+            row["ours"] = row["ours"].replace("; registered [", "; registered (Holm " + p_text(adjusted) + ") [", 1)
     for row, adjusted in zip(secondary, adjust_p_values([row["p_value"] for row in secondary], "holm")):
         row["p_holm"] = float(adjusted)
         row["ours"] = row["ours"].replace(", MDE", f" (Holm {p_text(adjusted)}), MDE", 1)
@@ -99,6 +123,9 @@ def adjust_secondaries(rows: list[dict]) -> None:
         row["not_significant_after_holm"] = decided and adjusted >= 0.05
         if row["not_significant_after_holm"]:
             row["reason"] += f"; not significant after Holm adjustment (p {p_text(adjusted)})"
+        elif decided and _float(row.get("registered_p_holm")) >= 0.05:
+            row["reason"] += (f"; significant after Holm adjustment with the amended interval (p {p_text(adjusted)}), "
+                              f"not with the registered one (p {p_text(row['registered_p_holm'])})")
 
 
 def _float(value) -> float:

@@ -45,6 +45,9 @@ def markdown_lines(table: pd.DataFrame, columns: list[str]) -> list[str]:
 def _claim_lines(table: pd.DataFrame) -> list[str]:
     # The reasons already say how many seed pairs a decision would take.
     shown = table.assign(paper=[f"{p} [`{k}`]" if k else p for p, k in zip(table["paper"], table["paper_key"])])
+    if "registered_verdict" in shown:  # amendment 1 (A1): the registered interval's verdict beside, where it differs
+        shown["verdict"] = [v if not isinstance(r, str) or r == v else f"{v} (registered interval: {r})"
+                            for v, r in zip(shown["verdict"], shown["registered_verdict"])]
     return markdown_lines(shown.rename(columns={"reason": "why"}), ["claim", "paper", "ours", "verdict", "why"])
 
 
@@ -75,6 +78,9 @@ def header_lines(profile: str, inputs: Inputs, table: pd.DataFrame) -> list[str]
             f"- Seeds per model: {seeds}.",
             f"- Evaluation: {_evaluation_scope(profile)}; training: {_training_scope(profile)}.",
             f"- {n_empirical} empirical claims: " + ", ".join(f"{n} {label}" for label, n in counts.items()) + ".",
+            "- Intervals: the amended variance, which counts the seed, query and seed x query components once, is of "
+            "record (amendment 1, A1, dated 2026-12-07, written after the registered verdicts were known); the "
+            "registered interval stands beside each claim, and a verdict it would change is marked.",
             f"- {aa_sentence(table)}", *caveat_lines(profile, table), ""]
 
 
@@ -86,12 +92,19 @@ def caveat_lines(profile: str, table: pd.DataFrame) -> list[str]:
         lines.append("- **Provisional.** The pre-registration requires the A/A check to pass before a verdict is "
                      "published; until it is measurable, every verdict here is provisional.")
     separation = manipulation.separation(profile)
+    identity = manipulation.identity(profile)
     if not separation.empty and (separation["ratio"] < 1).all():
-        lines.append("- **Manipulation check failed.** In every MoTE layer the experts differ from each other less "
-                     "than two IC seeds' MLPs differ (ratios "
-                     f"{separation['ratio'].min():.2f}-{separation['ratio'].max():.2f}); by the pre-registered rule, "
-                     "MoTE-vs-IC differences are uninformative about task experts: a MoTE advantage here is not "
-                     "evidence that task specialisation caused it.")
+        registered = ("- **Manipulation check, registered rule: failed.** In every MoTE layer the experts differ from each "
+                      "other less than two IC seeds' MLPs differ (ratios "
+                      f"{separation['ratio'].min():.2f}-{separation['ratio'].max():.2f}); by that rule, MoTE-vs-IC "
+                      "differences are uninformative about task experts.")
+        if identity is None:
+            lines.append(registered + " A MoTE advantage here is not evidence that task specialisation caused it.")
+        else:
+            lines.append(registered + " Its yardstick is confounded by update counts (an expert is updated on its own "
+                         "task's steps only, IC's MLP on every step): " + manipulation.identity_sentence(identity))
+    elif identity is not None:
+        lines.append("- " + manipulation.identity_sentence(identity))
     return lines
 
 

@@ -82,9 +82,17 @@ def claims_table(profile: str) -> pd.DataFrame:
 
 
 def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
-    """How many empirical claims (primary and secondary) got each verdict, in ``VERDICT_ORDER``."""
-    empirical = table[table["kind"].isin([PRIMARY, SECONDARY])]["verdict"]
-    return {label: int((empirical == label).sum()) for label in VERDICT_ORDER if (empirical == label).any()}
+    """How many empirical claims (primary and secondary) got each verdict, in ``VERDICT_ORDER``; a secondary whose
+    interval decides but whose Holm-adjusted p does not counts as "<verdict> before Holm adjustment, not after"
+    (amendment 1, A2), listed after the verdicts that hold after adjustment."""
+    empirical = table[table["kind"].isin([PRIMARY, SECONDARY])]
+    unadjusted = empirical.get("not_significant_after_holm", pd.Series(False, index=empirical.index)).fillna(False).astype(bool)
+    labels = empirical["verdict"].where(~unadjusted, empirical["verdict"] + HOLM_SUFFIX)
+    order = [*VERDICT_ORDER, *(label + HOLM_SUFFIX for label in VERDICT_ORDER)]
+    return {label: int((labels == label).sum()) for label in order if (labels == label).any()}
+
+
+HOLM_SUFFIX = " before Holm adjustment, not after"
 
 
 def inputs_have_verdicts(table: pd.DataFrame) -> bool:
