@@ -329,6 +329,12 @@ def test_the_mechanism_stage_writes_its_files_beside_the_registered_ones(copy_of
     assert merges.groupby("edit")["task"].nunique().nunique() == 1  # every edit on the whole suite
     cosines, ratios = pd.read_csv(mote / "layer_cosines.csv"), pd.read_csv(ic / "sensitivity.csv")
     assert len(cosines.groupby(["task_a", "task_b"])) == 6 and set(ratios["probe"]) == {"swap", "edit"}
+    from mote_lib.lab import mechanism_claims
+
+    tables = mechanism_claims.paired_tables(TINY)  # every claim's inputs read; one seed gives no interval yet
+    assert all(isinstance(t, pd.DataFrame) and not t.empty for t in tables.values())
+    assert (mechanism_claims.mechanism_claims(TINY)["verdict"] == "not measured").all()
+    assert any(line.startswith("## The mechanism") for line in mechanism_claims.lines(TINY))
 
 
 def test_the_mechanism_stage_refuses_weights_beyond_the_tolerance(copy_of_finished):

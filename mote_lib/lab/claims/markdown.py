@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from mote_lib.atomic import write_text_atomic
-from mote_lib.lab import experiments, manipulation
+from mote_lib.lab import experiments, manipulation, mechanism_claims
 from mote_lib.lab.claims.aa import aa_passed, aa_sentence
 from mote_lib.lab.claims.endpoints import AA_CHECK, CONSTRUCTION, PRIMARY, SECONDARY
 from mote_lib.lab.claims.inputs import Inputs, collect, seeds_by_model
@@ -131,6 +131,7 @@ def write_claims(profile: str, table: pd.DataFrame | None = None) -> Path:
     if not per_type.empty:
         lines += ["## MoTE - IC per task type (descriptive, not judged)", "", *markdown_lines(per_type, list(per_type.columns)), ""]
     lines += manipulation.lines(profile)
+    lines += mechanism_claims.lines(profile)
     lines += ["## Reference rows (never tested against the paper)", "", *_reference_lines(inputs), ""]
     lines += ["Gain ratios (display only, never a verdict):", "", *gain_ratio_lines(inputs), ""]
     construction = table[table["kind"] == CONSTRUCTION]
