@@ -8,12 +8,11 @@ import os
 
 import pytest
 
-from mote_lib.paths import project_environment
+from mote_lib.offline import use_project_environment
 
 # Same as scripts/env.sh, for when pytest is started directly rather than through `make test`;
 # variables already set (by env.sh, or by a user who wants to go online) are kept.
-for name, value in project_environment().items():
-    os.environ.setdefault(name, value)
+use_project_environment()
 
 
 def pytest_configure(config):
