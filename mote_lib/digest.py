@@ -17,6 +17,20 @@ import hashlib
 import json
 from pathlib import Path
 
+# Fields of a transformers config that say where and with what it was installed, not what it computes: the
+# base model's folder when it was loaded (an absolute path, saved into config.json by older versions) and the
+# transformers version writing the config. Left out of every weights digest (``config_identity``).
+INSTALL_FIELDS = ("_name_or_path", "transformers_version")
+
+
+def config_identity(config: dict) -> dict:
+    """``config`` without ``INSTALL_FIELDS``: what identifies a model's computation wherever it is installed.
+
+        >>> config_identity({"hidden_size": 384, "_name_or_path": "/venv/site-packages/minilm"})
+        {'hidden_size': 384}
+    """
+    return {key: value for key, value in config.items() if key not in INSTALL_FIELDS}
+
 
 def json_digest(payload, length: int = 16) -> str:
     """The first ``length`` hex digits of sha256 over ``payload`` as canonical JSON (sorted keys)."""

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mote_lib.digest import weights_digest
+from mote_lib.digest import INSTALL_FIELDS, config_identity, weights_digest  # noqa: F401 (INSTALL_FIELDS: re-exported)
 from mote_lib.evaluate.routing import DEFAULT_OTHER_TASK, route_task
 from mote_lib.offline import import_mteb, mteb_subclass
 from mote_lib.paths import data_dir
@@ -38,11 +38,8 @@ if TYPE_CHECKING:
 
 # ----------------------------------------------------------------------------- the weights hash
 
-# Fields of the backbone's config that say where and with what it was installed, not what it computes: the
-# base model's folder when it was loaded (an absolute path, saved into config.json by older versions) and the
-# transformers version writing the config. Left out of ``weights_hash`` (``mote_lib.model`` leaves ``_name_or_path``
-# out of config.json too, and of the configs it loads).
-INSTALL_FIELDS = ("_name_or_path", "transformers_version")
+# INSTALL_FIELDS (mote_lib.digest): left out of ``weights_hash`` (``mote_lib.model`` leaves ``_name_or_path`` out of
+# config.json too).
 
 # MoTEConfig fields added after results were first stored, with the value that keeps the old
 # behaviour: left out of the digest at that value, so existing stored results stay valid.
@@ -71,7 +68,7 @@ def _config_dict(model: MoTEModel, install_fields: bool = False) -> dict:
     mote = {k: v for k, v in asdict(model.config).items() if not (k in _LATER_CONFIG_DEFAULTS and v == _LATER_CONFIG_DEFAULTS[k])}
     backbone = model.backbone_config.to_dict()
     if not install_fields:
-        backbone = {k: v for k, v in backbone.items() if k not in INSTALL_FIELDS}
+        backbone = config_identity(backbone)
     return {"mote": mote, "backbone": backbone}
 
 

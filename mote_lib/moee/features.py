@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mote_lib.digest import json_digest, weights_digest
+from mote_lib.digest import config_identity, json_digest, weights_digest
 
 
 @dataclass
@@ -78,7 +78,9 @@ def weights_fingerprint(model: nn.Module, settings: dict) -> str:
     weights = getattr(model, "_moee_weights_digest", None)
     if weights is None:
         config = model.config
-        header = config.to_json_string() if hasattr(config, "to_json_string") else json.dumps(str(config))
+        # The config without where it was installed (digest.INSTALL_FIELDS): the same weights key the same cache anywhere.
+        header = (json.dumps(config_identity(config.to_dict()), sort_keys=True, default=str) if hasattr(config, "to_dict")
+                  else json.dumps(str(config)))
         weights = weights_digest(model.state_dict(), header=header, length=64)
         model._moee_weights_digest = weights
     return json_digest({"weights": weights, **settings})

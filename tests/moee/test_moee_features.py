@@ -44,3 +44,15 @@ def test_cached_features_compute_each_text_once_and_fingerprints_follow_weights_
     assert len(lm.fingerprint()) == 16 and lm.model._moee_weights_digest, "the weights are hashed once per model"
     other_seed = moee.tiny_random_moe("olmoe", tokenizer=minilm_tokenizer, seed=1)
     assert len({lm.fingerprint(), lm.with_prompt("prompteol").fingerprint(), other_seed.fingerprint()}) == 3
+
+
+def test_the_fingerprint_does_not_depend_on_where_the_model_was_installed(lms):
+    import copy
+
+    model, moved = (copy.deepcopy(lms["qwen2_moe"].model) for _ in range(2))
+    for copied in (model, moved):
+        copied.__dict__.pop("_moee_weights_digest", None)  # the digest kept on the model: computed afresh here
+    before = weights_fingerprint(model, {"method": "sum"})
+    moved.config._name_or_path = "/somewhere/else/site-packages/model"
+    moved.config.transformers_version = "0.0.0"
+    assert weights_fingerprint(moved, {"method": "sum"}) == before
