@@ -41,7 +41,7 @@ COLUMNS = ["claim", "prediction", "n_seeds", "effect", "ci_low", "ci_high", "p_v
            "registered_ci_low", "registered_ci_high", "registered_verdict", "note"]
 
 
-def _read(profile: str, file: str, label: str) -> pd.DataFrame | None:
+def _read(profile: str, file: str, label: str | None) -> pd.DataFrame | None:
     return records.read_tables(profile, file, label=label)
 
 
@@ -163,12 +163,37 @@ def mechanism_claims(profile: str = "reference") -> pd.DataFrame:
     return table
 
 
+def weights_lines(profile: str = "reference") -> list[str]:
+    """The weights analysed against the scored ones (A6): the tolerance check and the re-scored suite beside the committed one."""
+    checks = [records.read_json(path.parent, path.name) for path in records.entry_paths(profile, "weights_check.json")]
+    if not checks:
+        return []
+    within = sum(bool(c["within_tolerance"]) for c in checks)
+    worst = max(checks, key=lambda c: c["sketch_gap"])
+    out = [f"Weights analysed (A6): {within} of {len(checks)} entries within the tolerance (sketch entries within "
+           f"{worst['sketch_tolerance']:g} of the committed sketch's largest entry, change norms within "
+           f"{worst['norm_tolerance']:g}); the largest sketch gap {worst['sketch_gap']:.2g} ({worst['entry']}), the largest "
+           f"change-norm gap {max(c['norm_gap'] for c in checks):.2g}."]
+    rescored, committed = _read(profile, "rescore.csv", None), records.read_tables(profile, "scores.csv")
+    if rescored is not None and committed is not None:
+        keys = ["entry", "task", "split"]
+        both = rescored.merge(committed[[*keys, "score"]], on=keys, suffixes=("_rescored", "_committed"))
+        gap = (both["score_rescored"] - both["score_committed"]).abs()
+        if len(gap):
+            top = both.loc[gap.idxmax()]
+            out.append(f"Re-scored on the whole suite with those weights ({both['entry'].nunique()} entries, {len(both)} "
+                       f"scores): mean |re-scored - committed| {gap.mean():.3f} points, largest {gap.max():.2f} "
+                       f"({top['entry']}, {top['task']}); the committed scores stay of record for the registered claims.")
+    return out + [""]
+
+
 def lines(profile: str = "reference") -> list[str]:
     """claims.md's mechanism section (nothing before the first mechanism file exists)."""
-    if not records.entry_paths(profile, "mechanism_done.json"):
+    if not records.entry_paths(profile, "weights_check.json"):
         return []
     table = mechanism_claims(profile)
     out = ["## The mechanism (amendment 1, A4-A5; 95% intervals over seeds, amended variance, registered beside)", "",
+           *weights_lines(profile),
            "| claim | prediction | seeds | ours | registered | verdict |", "|---|---|---:|---|---|---|"]
     for r in table.itertuples():
         if r.verdict == "not measured":
