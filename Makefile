@@ -12,7 +12,7 @@ VENV_PY := .venv/bin/python
 ENV := source scripts/env.sh &&
 .DEFAULT_GOAL := help
 
-.PHONY: help setup test test-all lint notebooks reference reference-status mechanism mechanism-status reference-tables data bench bench-ddp constraints clean-cache
+.PHONY: help setup test test-all lint notebooks reference reference-status mechanism mechanism-status capacity capacity-status reference-tables data bench bench-ddp constraints clean-cache
 
 help: ## list the targets
 	@echo "usage: make TARGET [PROFILE=cpu] [PYTEST_ARGS=...] [SETUP_ARGS=--with-mpnet|--with-build] [THREADS=2]"
@@ -47,6 +47,12 @@ mechanism: setup ## amendment 1's mechanism entries of the reference runs: probe
 
 mechanism-status: setup ## the mechanism entries done and left
 	@$(ENV) $(VENV_PY) -m mote_lib.lab.runner plan --queue mechanism
+
+capacity: setup ## the capacity study (docs/preregistration-capacity.md): MiniLM at 2 and 4 layers, then the mpnet pilot (hours; resumable)
+	@$(ENV) $(VENV_PY) -m mote_lib.lab.runner run --queue capacity --threads $(THREADS)
+
+capacity-status: setup ## the capacity study's entries done and left, with the time left
+	@$(ENV) $(VENV_PY) -m mote_lib.lab.runner status --queue capacity --threads $(THREADS)
 
 # After entries land: every table that rests on results/reference, in the order they read each other.
 reference-tables: setup ## regenerate the sizing note, the claims and their figure, notebook 09 (cpu) and README Status from results/

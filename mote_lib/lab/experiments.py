@@ -52,16 +52,29 @@ MODELS: dict[str, dict] = {
     # changed at a time (``mote_lib.lab.runner``'s ``base-gap`` queue).
     "ic-lr1e-5": {"variant": "ic", "lr": 1e-5},
     "ic-retrieval-only": {"variant": "ic", "task_weights": {"retrieval": 1.0}},
+    # The capacity study's mpnet pilot (docs/preregistration-capacity.md): all-mpnet-base-v2 as the base model.
+    "em-mpnet": {"variant": "em", "base_model": "mpnet"},
+    "ic-mpnet": {"variant": "ic", "base_model": "mpnet"},
+    "mote-mpnet": {"variant": "mote", "base_model": "mpnet"},
 }
 MAIN_MODELS = ("em", "ic", "mote")
 ABLATION_MODELS = ("mote", "mote-eb", "mote-tlr", "mote-no-tacl")
 CAPACITY_VARIANTS = ("ic", "mote")
-_CAPACITY_LABEL = re.compile(r"^(?P<variant>ic|mote)-(?P<layers>\d+)l$")
+_CAPACITY_LABEL = re.compile(r"^(?P<variant>em|ic|mote)-(?P<layers>\d+)l$")
 
 
 def capacity_label(variant: str, layers: int) -> str:
     """``ic-2l``: IC on the base model's first 2 layers."""
     return f"{variant}-{layers}l"
+
+
+def known_label(label: str) -> bool:
+    """Whether ``train_config`` knows ``label``: a label of ``MODELS`` or a capacity label (``ic-2l``, ``em-4l``).
+
+        >>> known_label("mote-4l"), known_label("mote-eb"), known_label("moe")
+        (True, True, False)
+    """
+    return label in MODELS or _CAPACITY_LABEL.match(label) is not None
 
 
 def capacity_models(profile: str) -> list[str]:
@@ -84,7 +97,7 @@ def train_config(label: str, profile: str, seed: int = 0):
     match = _CAPACITY_LABEL.match(label)
     if match:
         return TrainConfig.from_profile(profile, seed=seed, variant=match["variant"], base_layers=int(match["layers"]))
-    raise ValueError(f"unknown model label {label!r}; valid: {sorted(MODELS)} or ic-<N>l / mote-<N>l")
+    raise ValueError(f"unknown model label {label!r}; valid: {sorted(MODELS)} or em-<N>l / ic-<N>l / mote-<N>l")
 
 
 def trained_run_folder(label: str, profile: str, seed: int = 0, show_progress: bool = False) -> Path:

@@ -114,7 +114,7 @@ def test_an_unknown_profile_exits_2_with_one_line_naming_the_valid_ones(capsys):
         assert main([command, "--profile", "nope"]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "unknown profile 'nope'" in err and "'reference'" in err
-        assert "or a queue: ['base-gap', 'reference']" in err
+        assert "or a queue: [" in err and all(f"'{name}'" in err for name in runner.QUEUES)
 
 
 # Runs the runner's command line as __main__; reports its exit status and the heavy modules it had imported.
@@ -152,8 +152,9 @@ def test_a_command_line_mistake_is_one_line_and_exit_2_before_torch_loads(argv, 
 
 def test_an_unknown_label_in_a_queue_names_the_valid_ones(monkeypatch):
     monkeypatch.setitem(runner.QUEUES, "smoke", (("smoke", ("moe",), (0,)),))
-    with pytest.raises(CommandLineError, match=r"unknown model label 'moe' in the queue; valid: \['base', 'base-ic', 'em'"):
+    with pytest.raises(CommandLineError, match=r"unknown model label 'moe' in the queue; valid: \[") as error:
         queue("smoke")
+    assert all(f"'{label}'" in str(error.value) for label in ("base", "em", "ic", "mote"))
 
 
 def test_status_before_anything_ran_uses_the_stated_priors(monkeypatch, tmp_path, capsys):
@@ -348,6 +349,28 @@ def test_weights_beyond_the_tolerance_are_recorded_and_rescored_as_amendment_1_s
     assert not check["within_tolerance"] and check["sketch_gap"] > check["sketch_tolerance"]
     rescored, committed = pd.read_csv(folder / "rescore.csv"), pd.read_csv(folder / "scores.csv")
     assert set(rescored["task"]) == set(committed["task"]) and (folder / "rescore_per_query.csv").is_file()
+
+
+def test_the_capacity_queue_runs_both_depth_arms_seed_by_seed_then_the_mpnet_pair_and_reuses_the_6_layer_runs():
+    entries = queue("capacity")
+    names = [e.name for e in entries]
+    assert names[:2] == ["base-2l", "base-4l"] and names[-3:] == ["base-mpnet", "ic-mpnet-s0", "mote-mpnet-s0"]
+    assert names[2:6] == ["ic-2l-s0", "mote-2l-s0", "ic-4l-s0", "mote-4l-s0"] and len(names) == 2 + 24 + 3
+    assert all(e.group == "capacity" and e.profile == "reference" for e in entries)
+    assert not any(e.label in ("ic", "mote") for e in entries)  # the 6-layer arm is the reference runs
+    base = next(e for e in entries if e.name == "base-2l")
+    assert not base.trained and base.variant == "em" and base.config().base_layers == 2
+    assert runner.expected_files(base) == ["run.json", "scores.csv", "per_query.csv"]
+    mote = next(e for e in entries if e.name == "mote-4l-s3")
+    assert mote.config().base_layers == 4 and mote.variant == "mote" and "route_ablation.csv" in runner.expected_files(mote)
+    assert next(e for e in entries if e.name == "mote-mpnet-s0").config().base_model == "mpnet"
+
+
+def test_a_queue_with_nothing_finished_borrows_the_reference_rates_and_says_so(monkeypatch, tmp_path, capsys):
+    lines = estimate.status("capacity")
+    assert lines[0].startswith("capacity: 0 of 29 runs done")
+    if any("measured" in line for line in estimate.status("reference")[2:]):  # the committed reference entries
+        assert all("from the reference queue" in line for line in lines[2:])
 
 
 def test_the_mechanism_queue_covers_ic_and_mote_seeds_0_to_5_of_the_reference():

@@ -62,7 +62,8 @@ def command_line_parser() -> OneLineParser:
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--profile", default="reference", help="the profile whose default queue to use")
         command.add_argument("--queue", default=None, choices=sorted(QUEUES),
-                             help="a named queue instead (base-gap: the diagnostic study of the base-model gap)")
+                             help="a named queue instead (base-gap: the base-model gap; mechanism: amendment 1's analyses of "
+                                  "the reference runs; capacity: the capacity study)")
         if name in ("run", "status"):
             command.add_argument("--threads", type=int, default=2, help="torch threads (and the machine kind's rates)")
         if name == "run":

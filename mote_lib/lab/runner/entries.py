@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mote_lib.cli import CommandLineError
-from mote_lib.lab.experiments import MAIN_MODELS, MODELS, results_dir, train_config
+from mote_lib.lab.experiments import MAIN_MODELS, MODELS, known_label, results_dir, train_config
 from mote_lib.profiles import get_profile
 
 BASE = "base"  # the untrained base model, evaluated as EM (no training)
 # Labels evaluated without training -> the variant they are evaluated as: the base model as EM, and
 # the base model with IC's instructions (what the instructions alone do, before any training).
-UNTRAINED = {BASE: "em", "base-ic": "ic"}
+UNTRAINED = {BASE: "em", "base-ic": "ic", "base-2l": "em-2l", "base-4l": "em-4l", "base-mpnet": "em-mpnet"}
 
 # The reference queue, in priority order: (profile, labels, seeds), worked through seed by seed
 # within a group. Whatever is cut short by the machine budget, the earliest entries answer the
@@ -43,11 +43,22 @@ BASE_GAP_QUEUE = (("reference", ("base-ic", "ic-retrieval-only", "ic-lr1e-5"), (
 # Why does MoTE win (issue 26; docs/preregistration.md, amendment 1)? The mechanism analyses of the
 # reference runs already scored, from their (cached or rebuilt) weights, written beside their files.
 MECHANISM_QUEUE = (("reference", ("mote", "ic"), (0, 1, 2, 3, 4, 5)),)
-QUEUES = {"reference": REFERENCE_QUEUE, "base-gap": BASE_GAP_QUEUE, "mechanism": MECHANISM_QUEUE}
+# Does MoTE's edge grow as capacity shrinks (issue 27; docs/preregistration-capacity.md)? MiniLM cut to 2 and 4
+# layers, each arm's untrained base first, 6 seed pairs per arm worked through seed by seed (both arms advance
+# together); the 6-layer arm is the reference runs. The mpnet pilot's pair last (descriptive; needs
+# `make setup SETUP_ARGS=--with-mpnet`).
+CAPACITY_QUEUE = (
+    ("reference", ("base-2l", "base-4l"), (None,)),
+    ("reference", ("ic-2l", "mote-2l", "ic-4l", "mote-4l"), (0, 1, 2, 3, 4, 5)),
+    ("reference", ("base-mpnet",), (None,)),
+    ("reference", ("ic-mpnet", "mote-mpnet"), (0,)),
+)
+QUEUES = {"reference": REFERENCE_QUEUE, "base-gap": BASE_GAP_QUEUE, "mechanism": MECHANISM_QUEUE,
+          "capacity": CAPACITY_QUEUE}
 # Queues whose entries add a stage of files to entries that exist: the stage's name (Entry.stage).
 QUEUE_STAGES = {"mechanism": "mechanism"}
 # Queues whose entries are written beside the runs rather than among them (results/<profile>/<folder>/).
-QUEUE_FOLDERS = {"base-gap": "base_gap"}
+QUEUE_FOLDERS = {"base-gap": "base_gap", "capacity": "capacity"}
 
 DONE = "done.json"
 
@@ -78,7 +89,7 @@ class Entry:
 
     @property
     def variant(self) -> str:
-        return UNTRAINED.get(self.label) or self.config().variant
+        return self.config().variant  # an untrained label: its UNTRAINED label's (base-2l: em-2l's, em)
 
     def config(self):
         """The TrainConfig (of an untrained label: its variant's, whose ``model_config`` names the base model)."""
@@ -104,7 +115,7 @@ def queue(name: str) -> list[Entry]:
     entries = [Entry(p, label, seed if label not in UNTRAINED else None, folder, stage)
                for p, labels, group_seeds in groups for seed in group_seeds for label in labels]
     for entry in entries:
-        if entry.label not in UNTRAINED and entry.label not in MODELS:
+        if entry.label not in UNTRAINED and not known_label(entry.label):
             raise CommandLineError(f"unknown model label {entry.label!r} in the queue; valid: {[*UNTRAINED, *sorted(MODELS)]}")
     return list(dict.fromkeys(entries))
 
