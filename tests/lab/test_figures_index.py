@@ -7,10 +7,33 @@ from mote_lib.paths import PROJECT_ROOT
 FIGURES = PROJECT_ROOT / "figures"
 
 
-def test_index_lists_every_figure_and_nothing_else():
-    indexed = set(re.findall(r"^\| `([^`]+)` \|", (FIGURES / "README.md").read_text(), flags=re.MULTILINE))
-    present = {p.stem for p in FIGURES.glob("*.png")}
-    assert indexed == present
+IGNORED = {"smoke", "tiny"}  # figures of throwaway profiles (ignored by git)
+
+
+def indexed_figures() -> tuple[set[str], set[str]]:
+    """The figures figures/README.md lists (``stem`` or ``folder/stem``), and those of them marked optional."""
+    text = (FIGURES / "README.md").read_text()
+    rows = re.findall(r"^\| `([^`]+)`( \(optional\))? \|", text, flags=re.MULTILINE)
+    bullets = re.findall(r"^- `([a-z0-9_-]+/[a-z0-9_]+)`", text, flags=re.MULTILINE)
+    return {stem for stem, _ in rows} | set(bullets), {stem for stem, optional in rows if optional}
+
+
+def present_figures() -> set[str]:
+    """Every PNG under figures/ (top level: ``stem``; a profile's folder: ``folder/stem``), throwaway folders aside."""
+    found = set()
+    for png in FIGURES.rglob("*.png"):
+        relative = png.relative_to(FIGURES).with_suffix("")
+        if relative.parts[0] not in IGNORED:
+            found.add(relative.as_posix())
+    return found
+
+
+def test_index_lists_every_figure_in_every_folder_and_nothing_else():
+    indexed, optional = indexed_figures()
+    present = present_figures()
+    assert present <= indexed, f"not in figures/README.md: {sorted(present - indexed)}"
+    assert indexed - optional <= present, f"listed but missing: {sorted(indexed - optional - present)}"
+    assert any("/" in stem for stem in indexed) and optional  # the reference folder and the optional ones are covered
     for stem in present:
         assert (FIGURES / f"{stem}.pdf").exists(), f"{stem}.pdf missing"
 
@@ -23,5 +46,6 @@ def test_indexed_notebooks_exist():
 
 def test_committed_pdfs_embed_no_type3_fonts():
     # savefig writes TrueType (fonttype 42); a Type 3 font here means the PDF predates that or bypassed savefig
-    type3 = [p.name for p in sorted(FIGURES.glob("*.pdf")) if b"/Subtype /Type3" in p.read_bytes()]
+    type3 = [p.name for p in sorted(FIGURES.rglob("*.pdf"))
+             if p.relative_to(FIGURES).parts[0] not in IGNORED and b"/Subtype /Type3" in p.read_bytes()]
     assert type3 == [], f"re-run the notebooks that draw {type3} (journals reject Type 3 fonts)"
