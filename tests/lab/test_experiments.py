@@ -18,7 +18,7 @@ def test_labels_map_to_the_training_configs_the_cached_runs_were_made_with():
     assert experiments.train_config("mote-tlr", "gpu", seed=2).seed == 2
     small = experiments.train_config("ic-2l", "smoke")
     assert (small.variant, small.base_layers) == ("ic", 2)
-    with pytest.raises(ValueError, match=r"unknown model label 'moe'; valid: .* or ic-<N>l / mote-<N>l"):
+    with pytest.raises(ValueError, match=r"unknown model label 'moe'; valid: .* or em-<N>l / ic-<N>l / mote-<N>l"):
         experiments.train_config("moe", "cpu")
 
 

@@ -89,7 +89,9 @@ class Entry:
 
     @property
     def variant(self) -> str:
-        return self.config().variant  # an untrained label: its UNTRAINED label's (base-2l: em-2l's, em)
+        if self.label in UNTRAINED:  # the variant it is evaluated as: base-2l -> em-2l -> em (no profile needed)
+            return UNTRAINED[self.label].split("-", 1)[0]
+        return self.config().variant
 
     def config(self):
         """The TrainConfig (of an untrained label: its variant's, whose ``model_config`` names the base model)."""
