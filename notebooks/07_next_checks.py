@@ -40,6 +40,7 @@ import pandas as pd
 from mote_lib.evaluate import evaluate_models, scores_by_task, type_means
 from mote_lib.lab import experiments, plots
 from mote_lib.model import MoTEModel
+from mote_lib.names import RETRIEVAL_TYPES
 from mote_lib.profiles import get_profile
 from mote_lib.similarity import expert_similarity_matrix, expert_weight_similarity, merge_experts
 
@@ -94,7 +95,7 @@ fig = plots.render("07_consolidation", consolidation, profile)
 # (`experiments.IN_DOMAIN_TASKS`); the other tasks' pairs have no training counterpart.
 
 # %%
-search = scores_by_task(table[table.task_type.isin(["Retrieval", "Reranking"])])[["em", "ic", "mote"]].reset_index()
+search = scores_by_task(table[table.task_type.isin(RETRIEVAL_TYPES)])[["em", "ic", "mote"]].reset_index()
 search["domain"] = np.where(search["task"].isin(list(experiments.IN_DOMAIN_TASKS)), "in domain", "cross domain")
 search["mote - ic"] = search["mote"] - search["ic"]
 search["mote - em"] = search["mote"] - search["em"]

@@ -33,6 +33,7 @@ import pandas as pd
 
 from mote_lib import verdicts
 from mote_lib.lab import records
+from mote_lib.names import RETRIEVAL_TYPES
 from mote_lib.significance import adjust_p_values
 
 WAVE_THRESHOLD = 0.95
@@ -51,7 +52,7 @@ def _read(profile: str, file: str, label: str | None) -> pd.DataFrame | None:
 def swap_table(per_query: pd.DataFrame, per_dataset: pd.DataFrame) -> pd.DataFrame:
     """Routed (a) against swapped (b) per seed, (route, expert, task) unit and query; the "none" column left out."""
     frames = []
-    for table, query in ((per_query, "query_id"), (per_dataset[~per_dataset["task_type"].isin(("Retrieval", "Reranking"))], None)):
+    for table, query in ((per_query, "query_id"), (per_dataset[~per_dataset["task_type"].isin(RETRIEVAL_TYPES)], None)):
         table = table.assign(query=table[query].astype(str) if query else "")
         routed = table[table["routed"]].drop(columns=["expert", "routed"]).rename(columns={"score": "a"})
         swapped = table[~table["routed"] & (table["expert"] != "none")].rename(columns={"score": "b"})
@@ -88,7 +89,7 @@ def wave_table(merges: pd.DataFrame) -> pd.DataFrame:
 def merge_table(per_query: pd.DataFrame, per_dataset: pd.DataFrame) -> pd.DataFrame:
     """Per seed, dataset and query: merging document + clustering (a) against query + document (b)."""
     a, b = "merge search_document+clustering", "merge search_query+search_document"
-    others = per_dataset[~per_dataset["task_type"].isin(("Retrieval", "Reranking"))].assign(query_id="")
+    others = per_dataset[~per_dataset["task_type"].isin(RETRIEVAL_TYPES)].assign(query_id="")
     table = pd.concat([per_query, others[per_query.columns.intersection(others.columns)]], ignore_index=True)
     wide = table[table["edit"].isin((a, b))].pivot_table(index=["seed", "task", "query_id"], columns="edit", values="score")
     wide = wide.dropna().reset_index()

@@ -9,6 +9,7 @@ from build_data import NearDuplicateIndex, normalise
 from datasheet import generated_block, render_tables
 
 from mote_lib.data import EVAL_TYPES, TRAIN_TASKS, eval_texts, list_eval_tasks, load_eval_task, load_training_data
+from mote_lib.names import RETRIEVAL_TYPES
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -75,7 +76,7 @@ def test_no_training_text_is_a_near_copy_of_an_evaluation_text(training, all_eva
 
 def test_retrieval_ids_resolve_and_reranking_lists_hold_the_gold(eval_tasks):
     for task in eval_tasks.values():
-        if task.type not in ("Retrieval", "Reranking"):
+        if task.type not in RETRIEVAL_TYPES:
             continue
         parts = task.splits["test"]
         corpus_ids, query_ids = set(parts["corpus"]["id"]), set(parts["queries"]["id"])

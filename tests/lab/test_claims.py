@@ -25,6 +25,7 @@ from mote_lib.lab.claims import (
     write_claims,
 )
 from mote_lib.lab.paper import PAPER_NUMBERS
+from mote_lib.names import RETRIEVAL_TYPES
 from mote_lib.significance import adjust_p_values
 from mote_lib.verdicts import CONTRADICTED, INCONCLUSIVE, SMALLER, SUPPORTED
 
@@ -34,7 +35,7 @@ ALL_MODELS = (*MAIN_MODELS, "mote-tlr", "mote-no-tacl", "mote-eb")
 DATASETS = (("FaqRetrieval", "Retrieval"), ("DebianPackageRetrieval", "Retrieval"), ("WikipediaSectionRetrieval", "Retrieval"),
             ("FaqReranking", "Reranking"), ("BrownGenreClustering", "Clustering"), ("FoldocCategoryClustering", "Clustering"),
             ("LeeDocumentSTS", "STS"), ("BrownGenreClassification", "Classification"))
-PER_QUERY_TYPES = ("Retrieval", "Reranking")
+PER_QUERY_TYPES = RETRIEVAL_TYPES
 TASKS = ("classification", "clustering", "search_query", "search_document")
 N_QUERIES = 20
 
