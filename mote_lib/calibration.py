@@ -23,7 +23,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from mote_lib.verdicts import VARIANCES, _combine, _differences
+from mote_lib.verdicts import VARIANCES, _combine, _differences, interaction_mean_square
 
 
 def simulate_null_verdicts(n_sim: int, n_seeds: int, n_datasets: int, n_queries: int, seed_sd: float,
@@ -97,8 +97,7 @@ def variance_components(paired: pd.DataFrame) -> pd.DataFrame:
         if n_seeds < 2 or n_queries < 2:
             raise ValueError(f"dataset {dataset!r}: variance components need 2 seeds and 2 queries; it has "
                              f"{n_seeds} and {n_queries}")
-        residual = cells - cells.mean(axis=1, keepdims=True) - cells.mean(axis=0, keepdims=True) + cells.mean()
-        ms_e = float((residual**2).sum()) / ((n_seeds - 1) * (n_queries - 1))
+        ms_e = float(interaction_mean_square(cells))
         ms_seed = n_queries * float(cells.mean(axis=1).var(ddof=1))
         ms_query = n_seeds * float(cells.mean(axis=0).var(ddof=1))
         rows.append({"dataset": dataset, "n_queries": n_queries, "n_seeds": n_seeds,
@@ -136,9 +135,7 @@ def simulate_null_from_components(components: pd.DataFrame, n_seeds: int, n_sim:
             per_seed += x.mean(axis=2) / n_datasets
             query_means = x.mean(axis=1)
             var_query += query_means.var(axis=1, ddof=1) / n / n_datasets**2
-            residual = x - x.mean(axis=2, keepdims=True) - query_means[:, None, :] + x.mean(axis=(1, 2))[:, None, None]
-            ms_e = (residual**2).sum(axis=(1, 2)) / ((n_seeds - 1) * (n - 1))
-            interaction += ms_e / (n_seeds * n) / n_datasets**2
+            interaction += interaction_mean_square(x) / (n_seeds * n) / n_datasets**2
         var_seed = per_seed.var(axis=1, ddof=1) / n_seeds
         if variance == "amended":
             var_seed = np.maximum(0.0, var_seed - interaction)

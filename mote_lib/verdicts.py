@@ -252,6 +252,18 @@ def _differences(paired: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     return x, has_query
 
 
+def interaction_mean_square(cells: np.ndarray) -> np.ndarray:
+    """The residual (seed x query) mean square of two-way tables shaped (..., S, n): (S - 1)(n - 1) degrees of freedom.
+
+        >>> float(interaction_mean_square(np.array([[1.0, 3.0], [3.0, 1.0]])))
+        4.0
+    """
+    n_seeds, n_queries = cells.shape[-2:]
+    residual = (cells - cells.mean(axis=-1, keepdims=True) - cells.mean(axis=-2, keepdims=True)
+                + cells.mean(axis=(-2, -1), keepdims=True))
+    return (residual**2).sum(axis=(-2, -1)) / ((n_seeds - 1) * (n_queries - 1))
+
+
 def interaction_share(x: pd.DataFrame, n_datasets: int) -> float:
     """Σ_d MS_e,d / (S n_d D²): the seed-by-query interaction's part of var(E_s)/S (columns seed, dataset, query, x).
 
@@ -269,9 +281,7 @@ def interaction_share(x: pd.DataFrame, n_datasets: int) -> float:
         n_seeds, n_queries = cells.shape
         if n_seeds < 2 or n_queries < 2:
             continue
-        residual = cells - cells.mean(axis=1, keepdims=True) - cells.mean(axis=0, keepdims=True) + cells.mean()
-        mean_square = float((residual**2).sum()) / ((n_seeds - 1) * (n_queries - 1))
-        total += mean_square / (n_seeds * n_queries)
+        total += float(interaction_mean_square(cells)) / (n_seeds * n_queries)
     return total / n_datasets**2
 
 
